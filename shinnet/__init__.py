@@ -1,0 +1,40 @@
+"""shinnet: mechanistic estimates of two-layer MLP outputs from their weights.
+
+The cumulants of ``f(x) = c + sum_j a_j sigma(w_j . x + b_j)`` under ``x ~ N(0, I)`` are sums
+of connected Wick diagrams of the Hermite coefficient ("shin") tensors of f; shinnet
+enumerates those diagrams, contracts them with cotengra, prunes them with operator-norm
+bounds, and turns the cumulants into ``E[psi(f)]`` and tail probabilities.  See
+``docs/mathematics.md``.
+
+Heavy submodules load on first use, so ``import shinnet`` is cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from shinnet.model import TwoLayerMLP
+from shinnet.result import Estimate
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (loaded lazily)
+_LAZY = {
+    "shin_tensors": "shinnet.shin",
+    "ShinTensors": "shinnet.shin",
+    "monte_carlo": "shinnet.sampling",
+    "cumulants": "shinnet.contract",
+    "estimate": "shinnet.estimate",
+}
+_SUBMODULES = {"activations", "zoo", "series", "enumerate", "contract", "shin", "sampling", "hermite"}
+
+__all__ = ["TwoLayerMLP", "Estimate", *_LAZY, *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return import_module(f"shinnet.{name}")
+    raise AttributeError(f"module 'shinnet' has no attribute {name!r}")

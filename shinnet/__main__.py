@@ -1,0 +1,3 @@
+from shinnet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Activation registry (STYLE.md: a new activation is one registration, not a dispatcher edit).
+
+``get(name_or_activation)`` returns an :class:`Activation`; ``register(name, factory)`` adds
+one; ``polynomial(coefficients)`` builds a polynomial activation (ascending powers).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from shinnet.activations.base import Activation, as_unit_arrays
+from shinnet.activations.closed_forms import Polynomial, ReLU
+
+__all__ = ["Activation", "Polynomial", "ReLU", "as_unit_arrays", "get", "register", "names", "polynomial"]
+
+
+def _builtin_factories() -> dict[str, Callable[[], Activation]]:
+    factories: dict[str, Callable[[], Activation]] = {
+        "relu": ReLU,
+        "identity": lambda: Polynomial([0.0, 1.0], name="identity"),
+        "linear": lambda: Polynomial([0.0, 1.0], name="identity"),
+        "quadratic": lambda: Polynomial([0.0, 0.0, 1.0], name="quadratic"),
+    }
+    try:  # smooth activations and the rest live in their own modules
+        from shinnet.activations.registry_extra import extra_factories
+    except ImportError:  # pragma: no cover - during bootstrap only
+        pass
+    else:
+        factories.update(extra_factories())
+    return factories
+
+
+class _Registry:
+    """Name -> factory map.  Built on first use; one instance per process, never mutated
+    except through :func:`register`."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[], Activation]] | None = None
+
+    def factories(self) -> dict[str, Callable[[], Activation]]:
+        if self._factories is None:
+            self._factories = _builtin_factories()
+        return self._factories
+
+
+_REGISTRY = _Registry()
+
+
+def register(name: str, factory: Callable[[], Activation], *, overwrite: bool = False) -> None:
+    """Register ``factory`` (a zero-argument callable returning an Activation) under ``name``."""
+    table = _REGISTRY.factories()
+    key = name.lower()
+    if key in table and not overwrite:
+        raise ValueError(f"activation {name!r} is already registered (pass overwrite=True to replace it)")
+    table[key] = factory
+
+
+def names() -> list[str]:
+    """Registered activation names, sorted."""
+    return sorted(_REGISTRY.factories())
+
+
+def get(activation: str | Activation) -> Activation:
+    """The activation registered under ``activation`` (case-insensitive), or ``activation``
+    itself if it already is one.  Raises ``ValueError`` naming the known activations otherwise."""
+    if isinstance(activation, Activation):
+        return activation
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"activation must be a registered name or an Activation, got {type(activation).__name__}; "
+            "wrap a plain function with shinnet.activations.from_callable"
+        )
+    table = _REGISTRY.factories()
+    try:
+        return table[activation.lower()]()
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}; registered: {', '.join(sorted(table))}") from None
+
+
+def polynomial(coefficients: Sequence[float]) -> Polynomial:
+    """A polynomial activation ``sum_i coefficients[i] z^i`` (ascending powers)."""
+    return Polynomial(coefficients)

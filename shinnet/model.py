@@ -1,0 +1,234 @@
+"""TwoLayerMLP: ``f(x) = c + sum_j a_j sigma(w_j . x + b_j)``, ``y = psi(f)`` (MATH.md section 1)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shinnet import activations
+from shinnet.activations import Activation
+
+__all__ = ["TwoLayerMLP"]
+
+_FORMAT_VERSION = 1
+
+
+def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where})")
+    arr.setflags(write=False)
+    return arr
+
+
+def _activation_spec(act: Activation) -> dict[str, Any]:
+    coefficients = getattr(act, "coefficients", None)
+    if coefficients is not None:
+        return {"kind": "polynomial", "coefficients": [float(v) for v in coefficients], "name": act.name}
+    try:
+        registered = activations.get(act.name)
+    except ValueError:
+        registered = None
+    if registered is None or type(registered) is not type(act):
+        raise ValueError(
+            f"activation {act.name!r} is not a registered activation and cannot be saved; register it first"
+        )
+    return {"kind": "registered", "name": act.name}
+
+
+def _activation_from_spec(spec: dict[str, Any]) -> Activation:
+    if spec["kind"] == "polynomial":
+        return activations.Polynomial(spec["coefficients"], name=spec.get("name"))
+    return activations.get(spec["name"])
+
+
+@dataclass(frozen=True, eq=False)
+class TwoLayerMLP:
+    """A two-layer MLP with scalar output.
+
+    ``h_j = sigma(w_j . x + b_j)``, ``f(x) = c + sum_j a_j h_j``, ``y = psi(f(x))``.
+
+    Parameters
+    ----------
+    W : array (m, d)
+        First-layer weights, one row per hidden unit.
+    b : array (m,)
+        First-layer biases.
+    a : array (m,)
+        Second-layer weights.
+    c : float
+        Output bias.
+    hidden, output : str or Activation
+        ``sigma`` and ``psi``: a registered name (see ``shinnet.activations.names()``) or an
+        activation object such as ``shinnet.activations.polynomial([...])``.
+
+    Arrays are copied to read-only float64.  Shapes, dtypes and finiteness are checked.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    a: np.ndarray
+    c: float = 0.0
+    hidden: Activation = field(default="relu")  # type: ignore[assignment]
+    output: Activation = field(default="identity")  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        W = _as_float_array("W", self.W, 2)
+        m, d = W.shape
+        if m == 0 or d == 0:
+            raise ValueError(f"W must have at least one row and one column, got shape {W.shape}")
+        b = _as_float_array("b", self.b, 1)
+        a = _as_float_array("a", self.a, 1)
+        if b.shape != (m,):
+            raise ValueError(f"b must have shape ({m},) to match W of shape {W.shape}, got {b.shape}")
+        if a.shape != (m,):
+            raise ValueError(f"a must have shape ({m},) to match W of shape {W.shape}, got {a.shape}")
+        c = float(np.asarray(self.c, dtype=np.float64))
+        if not np.isfinite(c):
+            raise ValueError(f"c must be finite, got {c}")
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "c", c)
+        object.__setattr__(self, "hidden", activations.get(self.hidden))
+        object.__setattr__(self, "output", activations.get(self.output))
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return int(self.W.shape[1])
+
+    @property
+    def m(self) -> int:
+        """Hidden width."""
+        return int(self.W.shape[0])
+
+    def flops_per_sample(self) -> float:
+        """FLOPs of one forward pass (MATH.md section 7).
+
+        ``2 m d`` (first layer) + ``m`` (bias) + ``m * cost(sigma)`` + ``2 m`` (second layer)
+        + ``cost(psi)``.  This is the single place the Monte Carlo cost is stated.
+        """
+        m, d = self.m, self.d
+        return 2.0 * m * d + m + m * self.hidden.flops + 2.0 * m + self.output.flops
+
+    # ---------------------------------------------------------------- forward
+    def preactivation(self, x: Any) -> Any:
+        """``f(x)`` for a batch ``x`` of shape (..., d), numpy or torch; returns shape (...)."""
+        if hasattr(x, "detach"):
+            import torch
+
+            W = torch.from_numpy(np.array(self.W)).to(dtype=x.dtype, device=x.device)
+            b = torch.from_numpy(np.array(self.b)).to(dtype=x.dtype, device=x.device)
+            a = torch.from_numpy(np.array(self.a)).to(dtype=x.dtype, device=x.device)
+        else:
+            x = np.asarray(x, dtype=np.float64)
+            W, b, a = self.W, self.b, self.a
+        if x.shape[-1] != self.d:
+            raise ValueError(f"x must have last dimension d = {self.d}, got shape {tuple(x.shape)}")
+        h = self.hidden.value(x @ W.T + b)
+        return h @ a + self.c
+
+    def forward(self, x: Any) -> Any:
+        """``y = psi(f(x))`` for a batch ``x`` of shape (..., d), numpy or torch."""
+        return self.output.value(self.preactivation(x))
+
+    __call__ = forward
+
+    # ------------------------------------------------------------ transforms
+    def with_gaussian_input(self, mean: Any, cov: Any) -> "TwoLayerMLP":
+        """The MLP on ``z ~ N(0, I)`` equal in law to this one on ``x ~ N(mean, cov)``.
+
+        With ``cov = L L^T`` (Cholesky; eigen-decomposition if only semidefinite),
+        ``W -> W L`` and ``b -> b + W mean`` (MATH.md section 1).
+        """
+        mean = _as_float_array("mean", mean, 1)
+        cov = _as_float_array("cov", cov, 2)
+        if mean.shape != (self.d,) or cov.shape != (self.d, self.d):
+            raise ValueError(f"mean must have shape ({self.d},) and cov ({self.d}, {self.d})")
+        if not np.allclose(cov, cov.T, rtol=1e-12, atol=1e-14 * np.abs(cov).max()):
+            raise ValueError("cov must be symmetric")
+        try:
+            L = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            vals, vecs = np.linalg.eigh(cov)
+            if vals.min() < -1e-10 * max(vals.max(), 1.0):
+                raise ValueError(f"cov is not positive semidefinite (smallest eigenvalue {vals.min():.3g})") from None
+            L = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        return self.replace(W=self.W @ L, b=self.b + self.W @ mean)
+
+    def replace(self, **changes: Any) -> "TwoLayerMLP":
+        """A copy with some fields replaced (validated again)."""
+        fields = dict(W=self.W, b=self.b, a=self.a, c=self.c, hidden=self.hidden, output=self.output)
+        fields.update(changes)
+        return TwoLayerMLP(**fields)
+
+    # ------------------------------------------------------------------ torch
+    def to_torch(self, dtype: Any = None) -> Any:
+        """``nn.Sequential(Linear(d, m), sigma, Linear(m, 1)[, psi])`` with these weights.
+
+        ``sigma`` and ``psi`` become ``shinnet.torch_modules.ActivationModule`` wrappers unless
+        torch has a native module for them (ReLU, Tanh, Sigmoid, GELU, SiLU, Softplus).
+        """
+        from shinnet.torch_modules import to_sequential
+
+        return to_sequential(self, dtype=dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> "TwoLayerMLP":
+        """Read ``nn.Sequential(Linear, act, Linear[, act])`` (output width 1) into a TwoLayerMLP."""
+        from shinnet.torch_modules import from_sequential
+
+        return from_sequential(cls, module)
+
+    # ------------------------------------------------------------------- I/O
+    def save(self, path: str | Path) -> None:
+        """Write to an ``.npz`` file (arrays plus a JSON header; no pickle)."""
+        header = {
+            "format": "shinnet.TwoLayerMLP",
+            "version": _FORMAT_VERSION,
+            "hidden": _activation_spec(self.hidden),
+            "output": _activation_spec(self.output),
+        }
+        buf = io.BytesIO()
+        np.savez(buf, W=self.W, b=self.b, a=self.a, c=np.array(self.c), header=np.array(json.dumps(header)))
+        Path(path).write_bytes(buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TwoLayerMLP":
+        """Read a file written by :meth:`save` (``allow_pickle=False``)."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            try:
+                header = json.loads(str(data["header"]))
+            except KeyError:
+                raise ValueError(f"{path} is not a shinnet model file (no header)") from None
+            if header.get("format") != "shinnet.TwoLayerMLP":
+                raise ValueError(f"{path} is not a shinnet model file")
+            if header.get("version") != _FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported model file version {header.get('version')}")
+            return cls(
+                W=data["W"],
+                b=data["b"],
+                a=data["a"],
+                c=float(data["c"]),
+                hidden=_activation_from_spec(header["hidden"]),
+                output=_activation_from_spec(header["output"]),
+            )
+
+    def __repr__(self) -> str:
+        return f"TwoLayerMLP(d={self.d}, m={self.m}, hidden={self.hidden.name!r}, output={self.output.name!r})"
