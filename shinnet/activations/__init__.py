@@ -10,8 +10,19 @@ from typing import Callable, Sequence
 
 from shinnet.activations.base import Activation, as_unit_arrays
 from shinnet.activations.closed_forms import Polynomial, ReLU
+from shinnet.activations.user import from_callable
 
-__all__ = ["Activation", "Polynomial", "ReLU", "as_unit_arrays", "get", "register", "names", "polynomial"]
+__all__ = [
+    "Activation",
+    "Polynomial",
+    "ReLU",
+    "as_unit_arrays",
+    "from_callable",
+    "get",
+    "register",
+    "names",
+    "polynomial",
+]
 
 
 def _builtin_factories() -> dict[str, Callable[[], Activation]]:
