@@ -1,0 +1,201 @@
+"""The contraction engine: Wick diagrams -> tensor networks -> cotengra (MATH.md sections 3-5).
+
+``cumulants(model_or_shin, order, max_degree, ...)`` sums the connected diagrams of each
+cumulant order; ``cumulants_batch`` does the same for a batch of second layers in one batched
+contraction per diagram; ``paths(...)`` reports the contraction plans.  See docs/contract.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from shinnet.contract.backends import ArrayProvider, backends, register_backend
+from shinnet.contract.bounds import EXACT_MAX_ORDER, NormTable, best_bound, order_bound
+from shinnet.contract.diagnostics import ConvergenceWarning, is_diverging
+from shinnet.contract.engine import run_engine
+from shinnet.contract.network import REPRESENTATIONS, Network, build_network
+from shinnet.contract.pathcache import PathCache, default_optimizer
+from shinnet.contract.report import PathRecord, paths
+from shinnet.contract.result import ConvergenceReport, CumulantResult, DiagramRecord
+
+__all__ = [
+    "cumulants",
+    "cumulants_batch",
+    "paths",
+    "CumulantResult",
+    "DiagramRecord",
+    "ConvergenceReport",
+    "ConvergenceWarning",
+    "PathCache",
+    "PathRecord",
+    "Network",
+    "NormTable",
+    "REPRESENTATIONS",
+    "EXACT_MAX_ORDER",
+    "ArrayProvider",
+    "best_bound",
+    "order_bound",
+    "build_network",
+    "backends",
+    "register_backend",
+    "default_optimizer",
+    "is_diverging",
+]
+
+
+def _vertex_object(model_or_shin: Any, max_degree: int) -> Any:
+    from shinnet.model import TwoLayerMLP
+
+    if isinstance(model_or_shin, TwoLayerMLP):
+        from shinnet.shin import shin_tensors
+
+        return shin_tensors(model_or_shin, max_degree)
+    for attr in ("weights", "dense", "op_norm", "degree_of", "mean"):
+        if not callable(getattr(model_or_shin, attr, None)):
+            raise TypeError(
+                f"expected a TwoLayerMLP or a vertex-tensor object (ShinTensors); "
+                f"{type(model_or_shin).__name__} has no method {attr!r}"
+            )
+    return model_or_shin
+
+
+def cumulants(
+    model_or_shin: Any,
+    order: int,
+    max_degree: int,
+    tol: float = 0.0,
+    backend: str = "numpy",
+    representation: str = "auto",
+    progress: bool = False,
+    *,
+    tol_mode: str = "absolute",
+    contract_mode: str = "tree",
+    dtype: str = "float64",
+    device: str | None = None,
+    diagrams: Any = None,
+    cache: PathCache | None = None,
+    memory_limit: float = 2.0**31,
+    gram_max_m: int = 2048,
+    compute_bounds: bool | None = None,
+    hypercontractive: bool | None = None,
+    exact_variance: float | None = None,
+    warn: bool = True,
+) -> CumulantResult:
+    """Cumulants ``kappa_1..kappa_order`` of f truncated at Hermite degree ``max_degree``.
+
+    ``kappa_1 = shin_0``; for n >= 2, ``kappa_n = sum_G weight(G) val(G)`` over connected
+    loopless multigraphs on n vertices with vertex degrees in 1..K (MATH.md section 3), each
+    ``val(G)`` a tensor-network contraction (section 4).  The result is exactly the cumulants of
+    the degree-K polynomial ``f_K`` (minus pruned diagrams, whose rigorous bound is reported).
+
+    Parameters
+    ----------
+    model_or_shin : TwoLayerMLP or vertex-tensor object
+        A model (shin tensors are built with ``shinnet.shin_tensors(model, max_degree)``) or an
+        object with ``U``, ``weights(key)``, ``dense(key)``, ``op_norm(key, p)``,
+        ``degree_of(key)`` and ``mean()``.
+    order : int
+        Largest cumulant order N.
+    max_degree : int
+        Hermite degree truncation K (every vertex degree ``<= K``).
+    tol : float
+        Pruning tolerance tau (section 5); 0 prunes nothing.
+    backend : {"numpy", "torch"}
+        Array backend (through cotengra/autoray).
+    representation : {"auto", "dense", "factored", "gram", "mixed"}
+        Network form per diagram; ``auto`` keeps the cheapest by cotengra's cost.
+    progress : bool
+        tqdm progress bar over diagrams.
+    tol_mode : {"absolute", "relative"}
+        ``absolute``: skip a diagram when ``|weight| * bound < tol``.  ``relative``: process
+        diagrams in decreasing ``|weight| * bound`` and drop the rest once their summed bound
+        falls below ``tol * |running sum|``.
+    contract_mode : {"tree", "ordered"}
+        ``tree``: cotengra's contraction tree.  ``ordered``: dense vertices contracted in the
+        bound-minimising vertex order with an early stop (see :mod:`shinnet.contract.ordered`).
+    dtype : {"float64", "float32"}
+    device : str, optional
+        torch device; default CUDA when available.
+    diagrams : optional
+        Use these diagrams instead of ``shinnet.enumerate.diagrams`` (mapping n -> list, or a list).
+    cache : PathCache, optional
+        Reuse paths across calls (and on disk).
+    memory_limit : float
+        Bytes; a contraction whose largest tensor exceeds it is refused (``MemoryError``) or,
+        under ``auto``, another representation is used.
+    gram_max_m : int
+        Largest m for which the ``gram`` (hidden-unit space) representation is considered.
+    compute_bounds : bool, optional
+        Compute operator-norm bounds even when ``tol == 0`` (default: only when pruning).
+    hypercontractive : bool, optional
+        Compute ``||shin_K||_F`` for the convergence report (default when m <= 16384).
+    exact_variance : float, optional
+        ``Var f`` (e.g. by quadrature): reported as the exact n = 2 tail ``Var f - kappa_2(K)``.
+    warn : bool
+        Issue :class:`ConvergenceWarning` when partial sums over K stop settling.
+
+    Returns
+    -------
+    CumulantResult
+
+    Notes
+    -----
+    Cost: per diagram, cotengra's contraction cost (reported in ``.flops``), plus one path
+    search per diagram shape and sizes (cached).
+    """
+    obj = _vertex_object(model_or_shin, max_degree)
+    return run_engine(
+        [obj], False, order, max_degree, tol=tol, tol_mode=tol_mode, backend=backend,
+        representation=representation, contract_mode=contract_mode, dtype=dtype, device=device,
+        diagrams=diagrams, cache=cache, memory_limit=memory_limit, gram_max_m=gram_max_m,
+        compute_bounds=compute_bounds, hypercontractive=hypercontractive, exact_variance=exact_variance,
+        warn=warn, progress=progress,
+    )
+
+
+def cumulants_batch(
+    models_or_shins: Any,
+    order: int,
+    max_degree: int,
+    second_layers: Any = None,
+    tol: float = 0.0,
+    backend: str = "numpy",
+    representation: str = "auto",
+    progress: bool = False,
+    **kwargs: Any,
+) -> CumulantResult:
+    """Cumulants for a batch of models sharing the first layer, one batched contraction per
+    diagram (the batch index rides on every weight vector; the output index is the batch).
+
+    Parameters
+    ----------
+    models_or_shins : TwoLayerMLP, or sequence of TwoLayerMLP / vertex objects
+        With a single model, ``second_layers`` (B, m) gives the batch: model b has ``a = A[b]``.
+    second_layers : array (B, m), optional
+
+    Returns
+    -------
+    CumulantResult
+        Every value (``kappa[n]``, contributions, budgets, partial sums) is an array of shape
+        (B,).  ``tol_mode="relative"`` and ``contract_mode="ordered"`` are not supported.
+    """
+    from shinnet.model import TwoLayerMLP
+
+    if isinstance(models_or_shins, TwoLayerMLP):
+        if second_layers is None:
+            raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")
+        A = np.asarray(second_layers, dtype=np.float64)
+        if A.ndim != 2 or A.shape[1] != models_or_shins.m:
+            raise ValueError(f"second_layers must have shape (B, m={models_or_shins.m}), got {A.shape}")
+        items: Sequence[Any] = [models_or_shins.replace(a=row) for row in A]
+    else:
+        if second_layers is not None:
+            raise ValueError("second_layers is only used with a single TwoLayerMLP")
+        items = list(models_or_shins)
+    if not items:
+        raise ValueError("empty batch")
+    objs = [_vertex_object(x, max_degree) for x in items]
+    return run_engine(objs, True, order, max_degree, tol=tol, backend=backend, representation=representation,
+                      progress=progress, **kwargs)

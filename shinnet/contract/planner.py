@@ -1,0 +1,114 @@
+"""Choosing a network representation per diagram by cotengra's reported cost (MATH.md s. 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cotengra as ctg
+
+from shinnet.contract.network import (
+    REPRESENTATIONS,
+    Network,
+    build_network,
+    candidate_representations,
+    network_signature,
+    vertex_keys,
+)
+from shinnet.contract.pathcache import PathCache
+
+__all__ = ["Plan", "PlanContext", "plan_diagram"]
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Sizes and limits shared by every diagram of one engine call.
+
+    ``memory_limit`` is in bytes; a network whose largest input or intermediate needs more is
+    refused before any array is allocated.  ``gram_max_m`` caps m for the ``gram`` (m-space)
+    representation, which holds ``m x m`` Gram powers.
+    """
+
+    d: int
+    m: int | None
+    degree_of: Any
+    has_dense: bool
+    itemsize: int
+    memory_limit: float
+    gram_max_m: int
+    batch: int | None
+    cache: PathCache
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A network with its contraction tree: ``cost`` (cotengra ``contraction_cost``, the FLOPs
+    we charge) and ``max_size`` (entries of the largest input or intermediate)."""
+
+    network: Network
+    tree: ctg.ContractionTree
+    cost: float
+    max_size: int
+    signature: str
+
+
+def _make_plan(diagram: Any, rep: str, ctx: PlanContext) -> Plan:
+    net = build_network(diagram, rep, d=ctx.d, m=ctx.m, degree_of=ctx.degree_of, batch=ctx.batch)
+    sig = network_signature(diagram, net)
+    tree = ctx.cache.tree(sig, net)
+    biggest_input = max(net.input_sizes())
+    max_size = max(int(tree.max_size()) if len(net.inputs) > 1 else 0, biggest_input)
+    return Plan(net, tree, float(tree.contraction_cost()), max_size, sig)
+
+
+def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
+    """The cheapest plan among the candidate representations that fit in memory.
+
+    Parameters
+    ----------
+    representation : {"auto", "dense", "factored", "gram", "mixed"}
+        ``"auto"`` compares cotengra's cost of every candidate (see
+        :func:`shinnet.contract.network.candidate_representations`) and keeps the cheapest.
+
+    Raises
+    ------
+    MemoryError
+        When no candidate (or the forced one) fits ``ctx.memory_limit``; raised before any
+        array is allocated.
+    """
+    if representation != "auto" and representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be 'auto' or one of {REPRESENTATIONS}, got {representation!r}")
+    bsz = 1 if ctx.batch is None else ctx.batch
+    if representation == "auto":
+        reps = candidate_representations(
+            diagram, d=ctx.d, m=ctx.m, degree_of=ctx.degree_of, has_dense=ctx.has_dense,
+            itemsize=ctx.itemsize, memory_limit=ctx.memory_limit, gram_max_m=ctx.gram_max_m, batch=ctx.batch,
+        )
+    else:
+        if representation in ("dense", "mixed") and not ctx.has_dense:
+            raise ValueError(f"representation {representation!r} needs dense vertex tensors (a dense() method)")
+        if representation == "dense":
+            big = max(float(ctx.d) ** int(ctx.degree_of(k)) for k in vertex_keys(diagram)) * ctx.itemsize * bsz
+            if big > ctx.memory_limit:
+                raise MemoryError(
+                    f"dense vertex tensors of diagram {diagram.key} need {big:.3g} bytes, above the memory "
+                    f"limit of {ctx.memory_limit:.3g} bytes; use representation='factored' or 'auto'"
+                )
+        reps = [representation]
+    best: Plan | None = None
+    refused = []
+    for rep in reps:
+        plan = _make_plan(diagram, rep, ctx)
+        nbytes = plan.max_size * ctx.itemsize
+        if nbytes > ctx.memory_limit:
+            refused.append(f"{rep}: {nbytes:.3g} bytes")
+            continue
+        if best is None or plan.cost < best.cost:
+            best = plan
+    if best is None:
+        raise MemoryError(
+            f"diagram {diagram.key}: every representation's largest tensor exceeds the memory limit of "
+            f"{ctx.memory_limit:.3g} bytes ({'; '.join(refused) or 'no candidate representation'})"
+        )
+    return best
+

@@ -1,0 +1,228 @@
+"""Values of the contraction engine against closed forms and quadrature (MATH.md sections 3-4)."""
+
+from __future__ import annotations
+
+import json
+from math import factorial
+
+import numpy as np
+import pytest
+
+import shinnet
+from shinnet import TwoLayerMLP, activations
+from shinnet.activations import Activation
+from shinnet.contract import PathCache, cumulants, cumulants_batch
+from shinnet.hermite import gauss_hermite_rule
+
+
+class Sine(Activation):
+    """sin: ``E[sin^(k)(rZ+b)] = exp(-r^2/2) sin(b + k pi/2)`` (exact), entire, so the Hermite
+    series of f converges in every L^n (shin norms decay like r^k / sqrt(k!))."""
+
+    name = "sine"
+    accuracy = "closed form"
+
+    def value(self, z):
+        return np.sin(z)
+
+    def gaussian_derivative_means(self, k_max, r, b):
+        r, b = activations.as_unit_arrays(r, b)
+        k = np.arange(k_max + 1)
+        return np.exp(-0.5 * r[:, None] ** 2) * np.sin(b[:, None] + k[None, :] * np.pi / 2)
+
+
+def _model(d, m, hidden, seed, bias=0.0, scale=1.0, c=0.0):
+    rng = np.random.default_rng(seed)
+    W = scale * rng.standard_normal((m, d)) / np.sqrt(d)
+    b = bias * rng.standard_normal(m)
+    a = rng.standard_normal(m) / np.sqrt(m)
+    return TwoLayerMLP(W=W, b=b, a=a, c=c, hidden=hidden)
+
+
+def _cumulants_from_samples(f, w, order):
+    """kappa_1..order from weighted samples (quadrature nodes): central moments -> cumulants."""
+    mu = float(np.sum(w * f))
+    c = {j: float(np.sum(w * (f - mu) ** j)) for j in range(2, order + 1)}
+    out = {1: mu, 2: c[2]}
+    if order >= 3:
+        out[3] = c[3]
+    if order >= 4:
+        out[4] = c[4] - 3 * c[2] ** 2
+    return out
+
+
+def _quadrature_cumulants(model, order, nodes):
+    """Exact (to rounding) cumulants by tensor Gauss-Hermite quadrature in d dimensions."""
+    z, w = gauss_hermite_rule(nodes)
+    grids = np.meshgrid(*([z] * model.d), indexing="ij")
+    X = np.stack([g.ravel() for g in grids], axis=1)
+    wts = np.ones(1)
+    for _ in range(model.d):
+        wts = np.multiply.outer(wts, w).ravel()
+    return _cumulants_from_samples(model.preactivation(X), wts, order)
+
+
+@pytest.mark.parametrize("representation", ["auto", "dense", "factored", "gram"])
+def test_kappa_n_matches_quadratic_form_closed_form(representation):
+    # sigma = z^2, no biases: only shin_0 and shin_2 = S; kappa_n = (n-1)!/2 tr(S^n) (MATH.md s.3)
+    model = _model(5, 9, activations.polynomial([0, 0, 1]), seed=1, c=0.7)
+    shin = shinnet.shin_tensors(model, 2)
+    S = shin.dense(2)
+    res = cumulants(shin, 8, 2, representation=representation)
+    assert res.kappa[1] == pytest.approx(shin.mean(), rel=1e-14)
+    for n in range(2, 9):
+        exact = factorial(n - 1) / 2 * np.trace(np.linalg.matrix_power(S, n))
+        assert res.kappa[n] == pytest.approx(exact, rel=1e-10), n
+
+
+def test_kappa_n_matches_quadratic_form_with_linear_term_closed_form():
+    # with biases shin_1 = h != 0: kappa_n = 2^(n-1)(n-1)! tr(A^n) + n! 2^(n-3) h^T A^(n-2) h, A = S/2
+    model = _model(4, 7, activations.polynomial([0, 0, 1]), seed=2, bias=0.8)
+    shin = shinnet.shin_tensors(model, 2)
+    A = shin.dense(2) / 2
+    h = shin.dense(1)
+    res = cumulants(model, 7, 2)
+    for n in range(2, 8):
+        An2 = np.linalg.matrix_power(A, n - 2)
+        exact = 2 ** (n - 1) * factorial(n - 1) * np.trace(np.linalg.matrix_power(A, n)) + \
+            factorial(n) * 2.0 ** (n - 3) * h @ An2 @ h
+        assert res.kappa[n] == pytest.approx(exact, rel=1e-10), n
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_cubic_activation_cumulants_match_tensor_gauss_hermite_quadrature(d):
+    # He_3(z) + bias: f is a cubic polynomial, so K = 3 is exact; 12 nodes per axis integrate f^4 exactly
+    model = _model(d, 5, activations.polynomial([0.2, -3, 0.5, 1]), seed=3 + d, bias=0.5)
+    res = cumulants(model, 4, 3)
+    ref = _quadrature_cumulants(model, 4, nodes=12)
+    scale = abs(ref[2])
+    for n in range(1, 5):
+        assert abs(res.kappa[n] - ref[n]) <= 1e-9 * max(abs(ref[n]), scale), (n, res.kappa[n], ref[n])
+
+
+def test_sine_truncation_converges_to_quadrature_and_the_gap_shrinks_with_K():
+    # entire activation, small weights: kappa_n(K) -> kappa_n geometrically (MATH.md s.3)
+    model = _model(2, 6, Sine(), seed=5, bias=0.7, scale=0.8)
+    ref = _quadrature_cumulants(model, 4, nodes=60)
+    gaps = {}
+    for K in (2, 4, 6):
+        res = cumulants(model, 4, K)
+        gaps[K] = [abs(res.kappa[n] - ref[n]) for n in (2, 3, 4)]
+    for n_idx in range(3):
+        assert gaps[6][n_idx] < gaps[4][n_idx] < gaps[2][n_idx]
+        assert gaps[6][n_idx] < 2e-3 * abs(ref[2]) ** ((n_idx + 2) / 2)
+
+
+def test_representations_agree_on_relu_network():
+    # dense, factored, gram, mixed and auto are the same number contracted differently (1e-12)
+    model = _model(3, 6, "relu", seed=7, bias=0.3)
+    results = {rep: cumulants(model, 4, 4, representation=rep) for rep in ("auto", "dense", "factored", "gram", "mixed")}
+    base = results["dense"]
+    for rep, res in results.items():
+        for n in range(2, 5):
+            assert res.kappa[n] == pytest.approx(base.kappa[n], rel=1e-12, abs=1e-15), (rep, n)
+    assert {r.representation for r in results["auto"].diagrams} <= {"dense", "factored", "gram", "mixed"}
+
+
+def test_numpy_and_torch_backends_agree_to_1e_12():
+    pytest.importorskip("torch")
+    model = _model(3, 8, "relu", seed=8, bias=0.2)
+    a = cumulants(model, 4, 4, backend="numpy")
+    b = cumulants(model, 4, 4, backend="torch", device="cpu")
+    for n in range(1, 5):
+        assert b.kappa[n] == pytest.approx(a.kappa[n], rel=1e-12)
+    c = cumulants(model, 3, 4, backend="torch", device="cpu", dtype="float32")
+    assert c.kappa[2] == pytest.approx(a.kappa[2], rel=1e-5)  # float32 rounding
+
+
+def test_batched_second_layers_equal_the_loop_over_models():
+    model = _model(3, 6, "relu", seed=9, bias=0.4)
+    A = np.random.default_rng(10).standard_normal((3, 6))
+    batch = cumulants_batch(model, 4, 4, second_layers=A)
+    for bidx in range(3):
+        single = cumulants(model.replace(a=A[bidx]), 4, 4)
+        for n in range(1, 5):
+            assert batch.kappa[n][bidx] == pytest.approx(single.kappa[n], rel=1e-12, abs=1e-15)
+        assert batch.partial_sums[4][-1][bidx] == pytest.approx(single.partial_sums[4][-1], rel=1e-12)
+
+
+def test_partial_sums_equal_separate_truncated_runs():
+    model = _model(3, 5, "relu", seed=11, bias=0.5)
+    full = cumulants(model, 3, 4)
+    for K in (2, 3, 4):
+        sub = cumulants(model, 3, K)
+        for n in (2, 3):
+            assert full.partial_sums[n][K - 2] == pytest.approx(sub.kappa[n], rel=1e-12)
+
+
+def test_variance_equals_sum_of_shin_norms():
+    # n = 2: Var f_K = sum_k <shin_k, shin_k>/k!  (MATH.md s.3 check)
+    model = _model(4, 10, "relu", seed=12, bias=0.3)
+    shin = shinnet.shin_tensors(model, 6)
+    res = cumulants(shin, 2, 6)
+    assert res.kappa[2] == pytest.approx(shin.variance_captured(6), rel=1e-12)
+
+
+def test_path_cache_round_trips_through_json(tmp_path):
+    model = _model(3, 5, "relu", seed=13)
+    file = tmp_path / "paths.json"
+    first = cumulants(model, 3, 3, cache=PathCache(file))
+    data = json.loads(file.read_text())
+    assert data["format"] == "shinnet-paths-1" and len(data["paths"]) > 0
+    cache = PathCache(file)
+    second = cumulants(model, 3, 3, cache=cache)
+    assert cache.misses == 0 and cache.hits > 0
+    for n in (2, 3):
+        assert second.kappa[n] == pytest.approx(first.kappa[n], rel=1e-13)
+
+
+def test_memory_limit_refuses_before_allocating():
+    model = _model(3, 5, "relu", seed=14)
+    with pytest.raises(MemoryError, match="memory limit"):
+        cumulants(model, 2, 4, representation="dense", memory_limit=100)
+    with pytest.raises(MemoryError, match="memory limit"):
+        cumulants(model, 2, 4, representation="auto", memory_limit=16)
+
+
+def test_bad_arguments_raise_clear_errors():
+    model = _model(3, 5, "relu", seed=15)
+    with pytest.raises(ValueError, match="tol_mode"):
+        cumulants(model, 2, 2, tol_mode="bogus")
+    with pytest.raises(ValueError, match="representation"):
+        cumulants(model, 2, 2, representation="sparse")
+    with pytest.raises(ValueError, match="order"):
+        cumulants(model, 0, 2)
+    with pytest.raises(TypeError, match="vertex-tensor"):
+        cumulants(object(), 2, 2)
+
+
+def test_result_accounting_is_consistent():
+    model = _model(3, 6, "relu", seed=16, bias=0.2)
+    res = cumulants(model, 4, 4)
+    assert res.flops == pytest.approx(sum(r.flops for r in res.diagrams) + res.setup_flops)
+    assert res.n_evaluated == len(res.diagrams) and res.n_pruned == 0
+    assert res.build_flops >= 0
+    assert res.timings["total"] >= res.timings["contraction"] + res.timings["path_search"] - 1e-9
+    for n in (2, 3, 4):
+        assert res.kappa[n] == pytest.approx(sum(float(r.weight) * r.value for r in res.by_order(n)), rel=1e-12)
+
+
+def test_paths_report_matches_engine_costs_and_writes_plots(tmp_path):
+    from shinnet.contract import paths
+
+    records = paths(3, 3, d=3, m=5, representation="dense", time_contraction=True)
+    model = _model(3, 5, "relu", seed=17)
+    res = cumulants(model, 3, 3, representation="dense")
+    assert len(records) == len(res.diagrams)
+    assert sorted(r.flops for r in records) == sorted(r.flops for r in res.diagrams)
+    one = paths(2, 2, d=3, m=5, diagram=records[-1].diagram, plot_dir=tmp_path, representation="factored")
+    assert one[0].representation == "factored"
+    assert (tmp_path / "0000_tree.png").stat().st_size > 0 and (tmp_path / "0000_network.png").stat().st_size > 0
+
+
+def test_cli_paths_prints_one_row_per_diagram(capsys):
+    from shinnet.cli import main
+
+    assert main(["paths", "--order", "3", "--max-degree", "2", "--d", "3", "--m", "4", "--no-time"]) == 0
+    out = capsys.readouterr().out
+    assert "diagrams" in out and "3:0-1x1,0-2x1,1-2x1" in out
