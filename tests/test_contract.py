@@ -226,3 +226,21 @@ def test_cli_paths_prints_one_row_per_diagram(capsys):
     assert main(["paths", "--order", "3", "--max-degree", "2", "--d", "3", "--m", "4", "--no-time"]) == 0
     out = capsys.readouterr().out
     assert "diagrams" in out and "3:0-1x1,0-2x1,1-2x1" in out
+
+
+def test_advice_overriding_a_degree_is_contracted_densely_and_changes_the_cumulant():
+    """Advice replaces shin_2; auto must use the dense advice, not the factored weights."""
+    import shinnet
+    from shinnet.shin import ShinTensors
+
+    rng = np.random.default_rng(3)
+    mlp = shinnet.TwoLayerMLP(rng.standard_normal((6, 3)) / np.sqrt(3), np.zeros(6), rng.standard_normal(6) / 3,
+                              hidden=shinnet.activations.polynomial([0.0, 0.0, 1.0]))
+    base = shinnet.shin_tensors(mlp, 2)
+    S = rng.standard_normal((3, 3))
+    S = S + S.T
+    advised = ShinTensors(base.lam, base.U, c=base.c, advice={2: S})
+    res = shinnet.cumulants(advised, order=3, max_degree=2, warn=False)
+    # only shin_2 = S: kappa_n = (n-1)!/2 tr(S^n)
+    assert res.kappa[2] == pytest.approx(0.5 * np.trace(S @ S), rel=1e-12)
+    assert res.kappa[3] == pytest.approx(np.trace(S @ S @ S), rel=1e-12)

@@ -54,10 +54,15 @@ def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any)
 
 
 def _sizes(obj: Any) -> tuple[int, int | None]:
+    """(d, m); m is None when only dense vertices can be used: dense-only objects, and objects
+    carrying dense advice (advice overrides factored weights, so factored/gram networks would
+    contract the wrong tensors)."""
     U = getattr(obj, "U", None)
-    if U is not None:
+    if U is not None and not getattr(obj, "advice", None):
         U = np.asarray(U)
         return int(U.shape[1]), int(U.shape[0])
+    if U is not None:
+        return int(np.asarray(U).shape[1]), None
     return int(np.asarray(obj.dense(1)).shape[0]), None
 
 
@@ -247,7 +252,8 @@ def run_engine(
         partial_sums={n: [squeeze(s) for s in v] for n, v in sums.items()},
         convergence=reports,
         timings=timings,
-        settings={"order": int(order), "max_degree": int(max_degree), "tol": float(tol), "tol_mode": tol_mode,
+        settings={"expansion": "degree", "order": int(order), "max_degree": int(max_degree), "tol": float(tol),
+                  "tol_mode": tol_mode,
                   "backend": backend, "representation": representation, "contract_mode": contract_mode,
                   "dtype": dtype, "device": provider.device, "batch": B if batch else None, "d": d, "m": m},
     )
