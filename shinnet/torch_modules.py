@@ -67,8 +67,9 @@ class ActivationModule(nn.Module):
 def to_sequential(mlp: Any, dtype: Any = None) -> Any:
     """``nn.Sequential(Linear(d, m), sigma, Linear(m, 1)[, psi])`` holding ``mlp``'s weights."""
     dtype = dtype or torch.float64
-    first = nn.Linear(mlp.d, mlp.m).to(dtype)
-    second = nn.Linear(mlp.m, 1).to(dtype)
+    # skip_init: no random initialisation, so the global torch RNG is left untouched
+    first = nn.utils.skip_init(nn.Linear, mlp.d, mlp.m, dtype=dtype)
+    second = nn.utils.skip_init(nn.Linear, mlp.m, 1, dtype=dtype)
     with torch.no_grad():
         first.weight.copy_(torch.from_numpy(np.array(mlp.W)))
         first.bias.copy_(torch.from_numpy(np.array(mlp.b)))
