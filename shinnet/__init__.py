@@ -17,6 +17,10 @@ from typing import Any
 from shinnet.model import TwoLayerMLP
 from shinnet.result import Estimate
 
+# The function shadows its module (shinnet/estimate.py): importing the submodule would otherwise
+# rebind ``shinnet.estimate`` to the module object, so bind the function eagerly (it is light).
+from shinnet.estimate import estimate
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it (loaded lazily)
@@ -25,11 +29,10 @@ _LAZY = {
     "ShinTensors": "shinnet.shin",
     "monte_carlo": "shinnet.sampling",
     "cumulants": "shinnet.contract",
-    "estimate": "shinnet.estimate",
 }
 _SUBMODULES = {"activations", "zoo", "series", "enumerate", "contract", "shin", "sampling", "hermite"}
 
-__all__ = ["TwoLayerMLP", "Estimate", *_LAZY, *sorted(_SUBMODULES)]
+__all__ = ["TwoLayerMLP", "Estimate", "estimate", *_LAZY, *sorted(_SUBMODULES)]
 
 
 def __getattr__(name: str) -> Any:

@@ -122,8 +122,19 @@ def test_get_builds_named_models_and_lists_names_in_errors():
         zoo.get("nope")
 
 
+def test_random_mlp_weight_scale_scales_the_first_layer_only():
+    base = zoo.random_mlp(4, 32, seed=1)
+    scaled = zoo.random_mlp(4, 32, seed=1, weight_scale=0.25)
+    np.testing.assert_array_equal(scaled.W, 0.25 * base.W)
+    np.testing.assert_array_equal(scaled.a, base.a)
+    with pytest.raises(ValueError, match="weight_scale"):
+        zoo.random_mlp(4, 32, weight_scale=0.0)
+
+
 def test_example_is_the_documented_deterministic_model():
     ex, again = zoo.example(), zoo.get("example")
-    assert (ex.d, ex.m) == (8, 256) and ex.output.name == "relu"
+    assert (ex.d, ex.m) == (8, 4096) and ex.output.name == "relu" and ex.hidden.name == "erf"
+    # weight_scale 0.5: row norms concentrate at 0.5
+    assert np.median(np.linalg.norm(ex.W, axis=1)) == pytest.approx(0.5, rel=0.1)
     assert np.array_equal(ex.W, again.W) and np.array_equal(ex.a, again.a)
     assert np.std(ex.b) == pytest.approx(0.5, rel=0.2)

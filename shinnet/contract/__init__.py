@@ -64,7 +64,7 @@ def _vertex_object(model_or_shin: Any, max_degree: int) -> Any:
 def cumulants(
     model_or_shin: Any,
     order: int,
-    max_degree: int,
+    max_degree: int | None = None,
     tol: float = 0.0,
     backend: str = "numpy",
     representation: str = "auto",
@@ -77,13 +77,16 @@ def cumulants(
     diagrams: Any = None,
     cache: PathCache | None = None,
     memory_limit: float = 2.0**31,
-    gram_max_m: int = 2048,
+    gram_max_m: int | None = None,
     compute_bounds: bool | None = None,
     hypercontractive: bool | None = None,
     exact_variance: float | None = None,
     warn: bool = True,
+    expansion: str = "degree",
+    max_edges: int | None = None,
 ) -> CumulantResult:
-    """Cumulants ``kappa_1..kappa_order`` of f truncated at Hermite degree ``max_degree``.
+    """Cumulants ``kappa_1..kappa_order`` of f truncated at Hermite degree ``max_degree``
+    (``expansion="degree"``) or at cosine order ``max_edges`` (``expansion="resummed"``).
 
     ``kappa_1 = shin_0``; for n >= 2, ``kappa_n = sum_G weight(G) val(G)`` over connected
     loopless multigraphs on n vertices with vertex degrees in 1..K (MATH.md section 3), each
@@ -125,8 +128,9 @@ def cumulants(
     memory_limit : float
         Bytes; a contraction whose largest tensor exceeds it is refused (``MemoryError``) or,
         under ``auto``, another representation is used.
-    gram_max_m : int
-        Largest m for which the ``gram`` (hidden-unit space) representation is considered.
+    gram_max_m : int, optional
+        Largest m for which the ``gram`` (hidden-unit space) representation is considered
+        (default 2048; 4096 for the resummed expansion).
     compute_bounds : bool, optional
         Compute operator-norm bounds even when ``tol == 0`` (default: only when pruning).
     hypercontractive : bool, optional
@@ -134,7 +138,17 @@ def cumulants(
     exact_variance : float, optional
         ``Var f`` (e.g. by quadrature): reported as the exact n = 2 tail ``Var f - kappa_2(K)``.
     warn : bool
-        Issue :class:`ConvergenceWarning` when partial sums over K stop settling.
+        Issue :class:`ConvergenceWarning` when partial sums over K stop settling (resummed:
+        when the greedy ``lambda* >= 1``).
+    expansion : {"degree", "resummed", "auto"}
+        ``degree``: MATH.md section 3 (needs ``max_degree``).  ``resummed``: section 8, same-unit
+        terms exact, series in the cosines truncated at ``max_edges`` (needs ``max_edges``; takes a
+        TwoLayerMLP or PowerShinTensors; ``representation`` is then "auto", "hidden" or "dspace";
+        ``partial_sums[n]`` runs over E = 0..max_edges; see
+        :func:`shinnet.contract.resummed.resummed_cumulants`).  ``auto``: the rule of
+        :func:`shinnet.contract.auto.choose_expansion` (needs both truncations).
+    max_edges : int, optional
+        Cosine order E_max of the resummed expansion.
 
     Returns
     -------
@@ -145,11 +159,26 @@ def cumulants(
     Cost: per diagram, cotengra's contraction cost (reported in ``.flops``), plus one path
     search per diagram shape and sizes (cached).
     """
+    if expansion not in ("degree", "resummed", "auto"):
+        raise ValueError(f"expansion must be 'degree', 'resummed' or 'auto', got {expansion!r}")
+    if expansion != "degree":
+        from shinnet.contract.auto import dispatch_expansion
+
+        return dispatch_expansion(
+            model_or_shin, order, max_degree, max_edges, expansion, tol=tol, backend=backend,
+            representation=representation, progress=progress, tol_mode=tol_mode, contract_mode=contract_mode,
+            dtype=dtype, device=device, diagrams=diagrams, cache=cache, memory_limit=memory_limit,
+            gram_max_m=gram_max_m, compute_bounds=compute_bounds, hypercontractive=hypercontractive,
+            exact_variance=exact_variance, warn=warn,
+        )
+    if max_degree is None:
+        raise ValueError("expansion='degree' needs max_degree (the Hermite degree truncation K)")
     obj = _vertex_object(model_or_shin, max_degree)
     return run_engine(
         [obj], False, order, max_degree, tol=tol, tol_mode=tol_mode, backend=backend,
         representation=representation, contract_mode=contract_mode, dtype=dtype, device=device,
-        diagrams=diagrams, cache=cache, memory_limit=memory_limit, gram_max_m=gram_max_m,
+        diagrams=diagrams, cache=cache, memory_limit=memory_limit,
+        gram_max_m=2048 if gram_max_m is None else gram_max_m,
         compute_bounds=compute_bounds, hypercontractive=hypercontractive, exact_variance=exact_variance,
         warn=warn, progress=progress,
     )

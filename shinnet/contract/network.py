@@ -91,9 +91,11 @@ def vertex_keys(diagram: Any) -> tuple[Hashable, ...]:
 def vertex_legs(diagram: Any) -> list[list[str]]:
     """Leg index names per vertex: edge ``(i, j, m_e)`` gives ``m_e`` indices shared by i and j.
 
+    The number of vertices is ``len(vertex_keys(diagram))`` (for a ``Diagram`` that is its
+    order; a resummed ``(G, p)`` class has ``order`` = the cumulant order instead).
     Raises ``ValueError`` for loops or out-of-range vertices.
     """
-    n = int(diagram.order)
+    n = len(vertex_keys(diagram))
     legs: list[list[str]] = [[] for _ in range(n)]
     c = 0
     for i, j, mult in diagram.edges:

@@ -1,0 +1,199 @@
+"""Planning the resummed expansion's terms: hidden-unit or d-space, by cotengra's cost
+(MATH.md section 8).
+
+For one class (G, p) there are two exact evaluations:
+
+``hidden``
+    ``sum_{u_1..u_N} prod_v kap[u_v, p_v, k_v] prod_e Rt^{(o)m_e}[u_v, u_w]``: one network over N
+    hidden-unit indices of size m with one zero-diagonal m x m matrix per distinct edge.  Cost
+    grows like m^(treewidth + 1); needs m^2 memory per Gram power.
+``dspace``
+    ``sum_pi mu_G(pi) Net(G/pi)`` over the quotient networks of :mod:`shinnet.enumerate.blocks`.
+    Each distinct quotient class is planned once (dense block tensors, m-space with full Gram
+    powers, or the factored U-copy network, whichever cotengra says is cheapest, counting the
+    ``2 m d^legs`` cost of block tensors not built yet) and evaluated once for all the (G, p)
+    that share it.
+
+:class:`ResummedPlanner` prices both for each (G, p), charging only quotient classes and Gram
+powers not already paid for, and keeps the cheaper that fits ``memory_limit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cotengra as ctg
+
+from shinnet.contract.moebius import single_label
+from shinnet.contract.network import Network, build_network, network_signature
+from shinnet.contract.pathcache import PathCache
+from shinnet.enumerate.blocks import QuotientNetwork, moebius_terms
+
+__all__ = ["TermPlan", "ResummedPlanner", "hidden_network", "FORMS"]
+
+#: the forms a caller may force (``"auto"`` chooses per (G, p))
+FORMS = ("hidden", "dspace")
+
+
+@dataclass(frozen=True)
+class TermPlan:
+    """A network with its cotengra tree; ``cost`` is ``contraction_cost()`` (the FLOPs charged),
+    ``max_size`` the entries of the largest input or intermediate."""
+
+    network: Network
+    tree: Any
+    cost: float
+    max_size: int
+
+
+def hidden_network(diagram: Any, m: int) -> Network:
+    """The hidden-unit network of a resummed class: index ``h_v`` (size m) per vertex carrying
+    ``kap[:, p_v, k_v]`` (source ``("weights", single label)``), one ``("rgram", m_e)`` matrix
+    per distinct edge.  ``representation`` is ``"gram"`` (cotengra's greedy finder is used)."""
+    inputs, sources = [], []
+    size = {}
+    for v, (p, k) in enumerate(diagram.vertex_keys()):
+        size[f"h{v}"] = int(m)
+        inputs.append((f"h{v}",))
+        sources.append(("weights", single_label(p, k)))
+    for i, j, mult in diagram.edges:
+        inputs.append((f"h{i}", f"h{j}"))
+        sources.append(("rgram", int(mult)))
+    return Network(tuple(inputs), (), size, tuple(sources), "gram")
+
+
+def _tree(cache: PathCache, signature: str, net: Network) -> TermPlan:
+    if len(net.inputs) == 1:
+        size = max(net.input_sizes())
+        return TermPlan(net, None, float(size), size)
+    tree = cache.tree(signature, net)
+    return TermPlan(net, tree, float(tree.contraction_cost()), max(int(tree.max_size()), max(net.input_sizes())))
+
+
+class ResummedPlanner:
+    """Chooses and remembers the evaluation of every (G, p) and quotient class of one call.
+
+    Parameters
+    ----------
+    d, m : int
+    blocks : BlockVertices
+        ``degree_of`` for the quotient networks.
+    cache : PathCache
+    form : {"auto", "hidden", "dspace"}
+    memory_limit : float
+        Bytes; plans whose largest tensor (or dense block tensor, or m x m Gram power) exceeds
+        it are not used.
+    gram_max_m : int
+        Largest m for m x m Gram powers (the hidden form, and m-space quotient networks).
+    itemsize : int
+    price_threshold : float
+        Under ``"auto"``, a class whose hidden-unit form costs at most this many FLOPs is
+        evaluated there without pricing its quotient networks: each quotient's path search
+        (about 1 ms of Python) costs more than such a contraction.
+    """
+
+    def __init__(self, d: int, m: int, blocks: Any, cache: PathCache, form: str, memory_limit: float,
+                 gram_max_m: int, itemsize: int, price_threshold: float = 1e6) -> None:
+        self.price_threshold = float(price_threshold)
+        if form != "auto" and form not in FORMS:
+            raise ValueError(f"representation must be 'auto' or one of {FORMS} for the resummed expansion, "
+                             f"got {form!r}")
+        self.d, self.m, self.blocks, self.cache, self.form = int(d), int(m), blocks, cache, form
+        self.memory_limit, self.gram_max_m, self.itemsize = float(memory_limit), int(gram_max_m), int(itemsize)
+        self.quotients: dict[str, TermPlan | None] = {}
+        self.paid_quotients: set[str] = set()
+        self.paid_dense: set[Any] = set()
+        self.paid_gram: set[int] = set()
+
+    # ------------------------------------------------------------------ quotients
+    def _fits(self, plan: TermPlan) -> bool:
+        return plan.max_size * self.itemsize <= self.memory_limit
+
+    def _dense_build(self, q: QuotientNetwork) -> float:
+        return sum(2.0 * self.m * float(self.d) ** legs for label in set(q.blocks)
+                   for legs in [label[1]] if label not in self.paid_dense)
+
+    def quotient_plan(self, q: QuotientNetwork) -> TermPlan | None:
+        """Cheapest fitting plan of a quotient class (memoised), or None when none fits."""
+        if q.key in self.quotients:
+            return self.quotients[q.key]
+        best, best_cost = None, float("inf")
+        gram_ok = self.m * self.m * self.itemsize <= self.memory_limit and self.m <= self.gram_max_m
+        dense_ok = all(float(self.d) ** legs * self.itemsize <= self.memory_limit for _, legs in q.blocks)
+        reps = (["dense"] if dense_ok else []) + (["gram"] if gram_ok else [])
+        if not reps or q.n_blocks == 1:
+            reps = reps or ["factored"]
+        for rep in reps:
+            net = build_network(q, rep, d=self.d, m=self.m, degree_of=self.blocks.degree_of)
+            plan = _tree(self.cache, network_signature(q, net), net)
+            extra = self._dense_build(q) if rep == "dense" else 0.0
+            if rep == "gram":
+                extra = sum(float(self.m) ** 2 for _, _, mult in q.edges if mult not in self.paid_gram)
+            if self._fits(plan) and plan.cost + extra < best_cost:
+                best, best_cost = plan, plan.cost + extra
+        self.quotients[q.key] = best
+        return best
+
+    def dspace_cost(self, diagram: Any) -> float:
+        """Marginal cost of the d-space form: quotient classes not yet paid for (inf if one
+        does not fit)."""
+        total, seen = 0.0, set()
+        for q, _ in moebius_terms(diagram):
+            if q.key in self.paid_quotients or q.key in seen:
+                continue
+            seen.add(q.key)
+            plan = self.quotient_plan(q)
+            if plan is None:
+                return float("inf")
+            total += plan.cost
+            if plan.network.representation == "dense":
+                total += self._dense_build(q)
+        return total
+
+    # ------------------------------------------------------------------ hidden
+    def hidden_plan(self, diagram: Any) -> TermPlan | None:
+        """The hidden-unit plan, or None when its m x m Gram powers or intermediates do not fit."""
+        if diagram.edges and (self.m > self.gram_max_m or self.m * self.m * self.itemsize > self.memory_limit):
+            return None
+        net = hidden_network(diagram, self.m)
+        plan = _tree(self.cache, f"{diagram.key}|rt|m={self.m}", net)
+        return plan if self._fits(plan) else None
+
+    def hidden_cost(self, plan: TermPlan, diagram: Any) -> float:
+        return plan.cost + sum(float(self.m) ** 2 for _, _, mult in diagram.edges if mult not in self.paid_gram)
+
+    # ------------------------------------------------------------------ choice
+    def choose(self, diagram: Any) -> tuple[str, TermPlan | None]:
+        """``("hidden", plan)`` or ``("dspace", None)``; raises MemoryError when neither fits."""
+        hidden = self.hidden_plan(diagram) if self.form in ("auto", "hidden") else None
+        if self.form == "hidden" and hidden is None:
+            raise MemoryError(f"resummed class {diagram.key}: the hidden-unit form does not fit (m = {self.m}, "
+                              f"gram_max_m = {self.gram_max_m}, memory_limit = {self.memory_limit:.3g} bytes)")
+        if self.form == "auto" and hidden is not None and self.hidden_cost(hidden, diagram) <= self.price_threshold:
+            d_cost = float("inf")  # pricing the quotients (path searches) would cost more than the term
+        else:
+            d_cost = self.dspace_cost(diagram) if self.form in ("auto", "dspace") else float("inf")
+        if hidden is not None and (self.form == "hidden" or self.hidden_cost(hidden, diagram) <= d_cost):
+            self.paid_gram.update(int(mult) for _, _, mult in diagram.edges)
+            return "hidden", hidden
+        if d_cost == float("inf"):
+            raise MemoryError(f"resummed class {diagram.key}: no evaluation fits the memory limit of "
+                              f"{self.memory_limit:.3g} bytes")
+        return "dspace", None
+
+    def mark_paid(self, q: QuotientNetwork) -> None:
+        """Record that quotient class q was evaluated (its dense blocks / Gram powers built)."""
+        self.paid_quotients.add(q.key)
+        plan = self.quotients.get(q.key)
+        if plan is not None and plan.network.representation == "dense":
+            self.paid_dense.update(q.blocks)
+        if plan is not None and plan.network.representation == "gram":
+            self.paid_gram.update(int(mult) for _, _, mult in q.edges)
+
+
+def contract(plan: TermPlan, arrays: list[Any], backend: str) -> Any:
+    """Contract a planned network (a one-input network is summed with cotengra's einsum)."""
+    if plan.tree is None:
+        return ctg.array_contract(arrays, plan.network.inputs, plan.network.output, backend=backend)
+    return plan.tree.contract(arrays, backend=backend)

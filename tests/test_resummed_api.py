@@ -1,0 +1,111 @@
+"""``shinnet.cumulants(expansion=...)``: pruning and its budget, the lambda* warning, the
+``auto`` rule, the estimator pass-through and input errors (MATH.md section 8)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import shinnet
+from shinnet import activations
+from shinnet.contract import ConvergenceWarning
+from shinnet.model import TwoLayerMLP
+from shinnet.zoo import random_mlp
+
+
+@pytest.fixture(scope="module")
+def relu():
+    return random_mlp(6, 9, hidden="relu", seed=2, bias_scale=0.4)
+
+
+def _quiet(*args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return shinnet.cumulants(*args, **kw)
+
+
+def test_operator_norm_bounds_dominate_every_class_value(relu):
+    res = _quiet(relu, 4, expansion="resummed", max_edges=3, compute_bounds=True)
+    for rec in res.diagrams:
+        assert abs(rec.value) <= rec.bound * (1 + 1e-10) + 1e-15, rec.diagram.key
+
+
+def test_pruned_classes_change_kappa_by_at_most_the_reported_budget(relu):
+    full = _quiet(relu, 4, expansion="resummed", max_edges=3, compute_bounds=True)
+    tol = float(np.median([abs(float(r.weight)) * r.bound for r in full.diagrams]))
+    pruned = _quiet(relu, 4, expansion="resummed", max_edges=3, tol=tol)
+    assert pruned.n_pruned > 0 and pruned.n_evaluated > 0
+    for n in (2, 3, 4):
+        assert abs(pruned.kappa[n] - full.kappa[n]) <= pruned.pruned_budget[n] + 1e-14
+    assert all(r.flops == 0 for r in pruned.diagrams if r.pruned)
+
+
+def test_warning_when_lambda_star_reaches_one_and_none_for_orthonormal_units():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(4)
+    W = base + 0.05 * rng.standard_normal((5, 4))  # nearly parallel units: lambda* ~ n - 1
+    mlp = TwoLayerMLP(W=W, b=np.zeros(5), a=rng.standard_normal(5), c=0.0, hidden="tanh")
+    with pytest.warns(ConvergenceWarning, match="lambda\\* >= 1"):
+        res = shinnet.cumulants(mlp, 3, expansion="resummed", max_edges=3)
+    assert res.convergence[3].asymptotic and res.convergence[3].euler is not None
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    ortho = TwoLayerMLP(W=Q, b=np.zeros(4), a=np.ones(4), c=0.0, hidden="tanh")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = shinnet.cumulants(ortho, 3, expansion="resummed", max_edges=2)
+    assert not res.convergence[3].asymptotic
+
+
+def test_kappa1_is_exact_mean_from_one_dimensional_weights(relu):
+    res = _quiet(relu, 2, expansion="resummed", max_edges=1)
+    deg = _quiet(relu, 2, max_degree=2)
+    assert res.kappa[1] == pytest.approx(deg.kappa[1], rel=1e-14)  # both are c + sum_u a_u E[sigma]
+
+
+def test_auto_picks_degree_for_polynomials_and_resummed_when_lambda_star_below_one():
+    rng = np.random.default_rng(1)
+    poly = TwoLayerMLP(W=rng.standard_normal((4, 3)), b=np.zeros(4), a=rng.standard_normal(4), c=0.0,
+                       hidden=activations.polynomial([0.0, 0.0, 1.0]))
+    res = shinnet.cumulants(poly, 3, 2, expansion="auto", max_edges=3)
+    assert res.settings["auto"]["chosen"] == "degree"
+    Q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    ortho = TwoLayerMLP(W=1.3 * Q, b=0.2 * np.ones(5), a=rng.standard_normal(5), c=0.0, hidden="relu")
+    res = shinnet.cumulants(ortho, 4, 4, expansion="auto", max_edges=2)
+    assert res.settings["auto"]["chosen"] == "resummed" and res.settings["expansion"] == "resummed"
+
+
+def test_auto_with_lambda_star_above_one_keeps_the_better_settling_expansion_and_warns(relu):
+    with pytest.warns(ConvergenceWarning, match="expansion='auto'"):
+        res = shinnet.cumulants(relu, 4, 6, expansion="auto", max_edges=4)
+    info = res.settings["auto"]
+    assert info["lambda_star"] >= 1
+    better = "resummed" if info["settling_resummed"] <= info["settling_degree"] else "degree"
+    assert info["chosen"] == better
+
+
+def test_estimate_passes_expansion_through_and_records_it(relu):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = shinnet.estimate(relu, order=3, expansion="resummed", max_edges=3)
+        ref = _quiet(relu, 3, expansion="resummed", max_edges=3)
+    assert est.details["expansion"] == "resummed" and est.details["max_edges"] == 3
+    assert est.kappa[3] == pytest.approx(ref.kappa[3], rel=1e-14)
+
+
+def test_clear_errors_for_missing_truncations_and_bad_options(relu):
+    with pytest.raises(ValueError, match="max_edges"):
+        shinnet.cumulants(relu, 3, expansion="resummed")
+    with pytest.raises(ValueError, match="max_degree"):
+        shinnet.cumulants(relu, 3)
+    with pytest.raises(ValueError, match="expansion must be"):
+        shinnet.cumulants(relu, 3, 4, expansion="bogus")
+    with pytest.raises(ValueError, match="tol_mode='absolute'"):
+        shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, tol=1.0, tol_mode="relative")
+    with pytest.raises(ValueError, match="representation"):
+        shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, representation="bogus")
+    from shinnet.power_shin import power_shin_tensors
+
+    with pytest.raises(ValueError, match="powers <= 2"):
+        shinnet.cumulants(power_shin_tensors(relu, 2, 4), 3, expansion="resummed", max_edges=2)
