@@ -244,3 +244,21 @@ def test_advice_overriding_a_degree_is_contracted_densely_and_changes_the_cumula
     # only shin_2 = S: kappa_n = (n-1)!/2 tr(S^n)
     assert res.kappa[2] == pytest.approx(0.5 * np.trace(S @ S), rel=1e-12)
     assert res.kappa[3] == pytest.approx(np.trace(S @ S @ S), rel=1e-12)
+
+
+def test_auto_falls_back_to_factored_when_dense_and_gram_exceed_the_memory_limit():
+    """A limit too small for the dense and Gram networks of one diagram but large enough for
+    its U-copy network: auto must still contract it, and agree with the unconstrained value.
+    (Sizes for d = 5, m = 30: dense 625 entries, gram 900, factored 150.)"""
+    from shinnet.enumerate import Diagram
+
+    rng = np.random.default_rng(11)
+    d, m = 5, 30
+    mlp = TwoLayerMLP(rng.standard_normal((m, d)) / np.sqrt(d), 0.3 * rng.standard_normal(m),
+                      rng.standard_normal(m) / np.sqrt(m), hidden="tanh")
+    star = Diagram.from_edges([(0, 1, 2), (0, 2, 1), (0, 3, 1)])
+    free = cumulants(mlp, order=4, max_degree=4, diagrams=[star], warn=False)
+    tight = cumulants(mlp, order=4, max_degree=4, diagrams=[star], warn=False, memory_limit=3000.0)
+    assert [r.representation for r in tight.diagrams if r.order == 4][0] in ("factored", "mixed")
+    assert free.diagrams[-1].representation in ("dense", "gram")
+    assert tight.kappa[4] == pytest.approx(free.kappa[4], rel=1e-12)

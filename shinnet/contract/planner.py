@@ -68,7 +68,8 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
     ----------
     representation : {"auto", "dense", "factored", "gram", "mixed"}
         ``"auto"`` compares cotengra's cost of every candidate (see
-        :func:`shinnet.contract.network.candidate_representations`) and keeps the cheapest.
+        :func:`shinnet.contract.network.candidate_representations`) and keeps the cheapest; when
+        none of them fits in memory it falls back to the factored (U-copy) and mixed networks.
 
     Raises
     ------
@@ -105,6 +106,18 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
             continue
         if best is None or plan.cost < best.cost:
             best = plan
+    if best is None and representation == "auto" and ctx.m is not None:
+        # the cheap candidates did not fit: try the ones "auto" skips for path-search cost
+        for rep in ("factored", "mixed"):
+            if rep in reps or (rep == "mixed" and not ctx.has_dense):
+                continue
+            plan = _make_plan(diagram, rep, ctx)
+            nbytes = plan.max_size * ctx.itemsize
+            if nbytes > ctx.memory_limit:
+                refused.append(f"{rep}: {nbytes:.3g} bytes")
+                continue
+            if best is None or plan.cost < best.cost:
+                best = plan
     if best is None:
         raise MemoryError(
             f"diagram {diagram.key}: every representation's largest tensor exceeds the memory limit of "
