@@ -33,6 +33,7 @@ else Edgeworth with ``.fallback`` saying why.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Mapping
 
 import numpy as np
@@ -94,6 +95,8 @@ class TailProbability(AnnotatedFloat):
         true one (e.g. beyond the CGF's radius of convergence) and the value is unreliable.
     terms, last_term
         Edgeworth terms by eps-order and ``|terms[-1]|``, as in :class:`shinnet.series.SeriesValue`.
+    unclipped : float
+        The approximation before clipping to [0, 1] (a ``RuntimeWarning`` is issued when they differ).
     """
 
 
@@ -316,9 +319,22 @@ def tail_probability(
     else:
         chosen, fallback = method, None
     value = sp if chosen == "saddlepoint" else edge
+    unclipped = value
+    if not 0.0 <= value <= 1.0:
+        # a truncated asymptotic series can leave [0, 1] (e.g. Edgeworth far in the thin tail of
+        # a platykurtic f): never return an impossible probability silently
+        value = min(max(value, 0.0), 1.0)
+        warnings.warn(
+            f"tail_probability: the {chosen} approximation gave {unclipped:.3g} for P(f > t) at "
+            f"z = {z:.2f}, outside [0, 1]; returning {value:g}. The series is not reliable this far "
+            f"into the tail ({fallback or 'see .terms'})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return TailProbability(
         value,
         method=chosen,
+        unclipped=unclipped,
         alternative=edge if chosen == "saddlepoint" else sp,
         edgeworth=edge,
         saddlepoint=sp,

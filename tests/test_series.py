@@ -402,3 +402,12 @@ def test_high_order_for_a_non_polynomial_psi_warns_beyond_the_activation_contrac
     kappa[2] = 1.0
     with pytest.warns(RuntimeWarning, match="accuracy only up to 24"):
         series.expectation("tanh", kappa, 9)
+
+
+def test_tail_probability_never_leaves_unit_interval_and_warns_when_clipped():
+    """Platykurtic cumulants (kappa_4 < 0): the truncated CGF has no saddlepoint at z = 4 and the
+    Edgeworth series goes negative there; the result is clipped to 0 with a warning."""
+    kappa = {1: 0.0, 2: 1.0, 3: -0.1, 4: -0.75}
+    with pytest.warns(RuntimeWarning, match="outside \\[0, 1\\]"):
+        p = series.tail_probability(kappa, 4.0)
+    assert float(p) == 0.0 and p.unclipped < 0.0
