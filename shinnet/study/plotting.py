@@ -1,0 +1,147 @@
+"""PNG plots of the studies (matplotlib, Agg backend; no global style changes).
+
+Every function takes rows (lists of dicts as written to the CSVs) and an output path, and
+returns the path.  Figures are sized and rasterised to stay well under 300 KB.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["plot_race", "plot_kappa_vs_k", "plot_series_order", "plot_pruning"]
+
+_DPI = 80
+
+
+def _figure(nrows: int, ncols: int, w: float = 3.2, h: float = 2.6) -> tuple[Any, np.ndarray]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
+    return fig, axes
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """MSE/Var(y) against FLOPs (log-log), one panel per family (target x output).
+
+    Markers: shinnet per model and rung (filled: contractions only; open: with advice), colour by
+    hidden activation; unresolved rows in grey.  Lines: Monte Carlo ``MSE/Var(y) = fps / F`` for
+    each distinct flops-per-sample in the panel (dashed).
+    """
+    targets = sorted({r["target"] for r in rows})
+    outputs = sorted({r["output"] for r in rows})
+    fig, axes = _figure(len(targets), len(outputs))
+    hiddens = sorted({r["hidden"] for r in rows})
+    colours = {h: f"C{i}" for i, h in enumerate(hiddens)}
+    floor = 1e-14
+    for i, t in enumerate(targets):
+        for j, o in enumerate(outputs):
+            ax = axes[i, j]
+            sub = [r for r in rows if r["target"] == t and r["output"] == o]
+            if not sub:
+                ax.set_visible(False)
+                continue
+            fmin = min(r["flops"] for r in sub)
+            fmax = max(r["flops_with_advice"] for r in sub)
+            F = np.geomspace(max(fmin, 1.0) / 3, fmax * 3, 20)
+            for fps in sorted({r["flops_per_sample"] for r in sub}):
+                ax.plot(F, fps / F, "k--", lw=0.7, alpha=0.6)
+            for r in sub:
+                c = "0.6" if r["unresolved"] else colours[r["hidden"]]
+                y = max(r["nmse"], floor)
+                ax.plot(r["flops"], y, "o", ms=3.5, color=c)
+                ax.plot(r["flops_with_advice"], y, "o", ms=3.5, mfc="none", color=c, alpha=0.6)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=floor / 3)
+            ax.set_title(f"target {t}, psi = {o}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel("MSE / Var(y)", fontsize=8)
+            if i == len(targets) - 1:
+                ax.set_xlabel("FLOPs", fontsize=8)
+    handles = [axes[0, 0].plot([], [], "o", color=colours[h], label=f"shinnet ({h})")[0] for h in hiddens]
+    handles.append(axes[0, 0].plot([], [], "k--", label="Monte Carlo Var(y)/N")[0])
+    axes[0, 0].legend(handles=handles, fontsize=6, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_kappa_vs_k(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """kappa_n against the Hermite degree K, one panel per (model, n), with the Monte Carlo
+    reference and its +-2 standard error band."""
+    keys = sorted({(r["model"], r["n"]) for r in rows})
+    fig, axes = _figure(1, len(keys), w=2.8)
+    for ax, (model, n) in zip(axes[0], keys):
+        sub = sorted((r for r in rows if r["model"] == model and r["n"] == n), key=lambda r: r["K"])
+        K = [r["K"] for r in sub]
+        ax.plot(K, [r["kappa"] for r in sub], "o-", ms=3.5, label="shinnet kappa_n(K)")
+        ref, se = sub[0]["mc_kappa"], sub[0]["mc_stderr"]
+        ax.axhline(ref, color="k", lw=0.8, label="Monte Carlo")
+        ax.axhspan(ref - 2 * se, ref + 2 * se, color="k", alpha=0.15, lw=0)
+        ax.set_title(f"{model}\nkappa_{n}", fontsize=7)
+        ax.set_xlabel("K", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=6)
+    return _save(fig, path)
+
+
+def plot_series_order(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """|E[psi(f)] error| against series order q, with shinnet's cumulants and with Monte Carlo
+    cumulants (isolating the series error); the reference stderr as a dotted line."""
+    keys = sorted({(r["model"], r["output"]) for r in rows})
+    fig, axes = _figure(1, len(keys), w=2.8)
+    for ax, key in zip(axes[0], keys):
+        sub = sorted((r for r in rows if (r["model"], r["output"]) == key), key=lambda r: r["q"])
+        q = [r["q"] for r in sub]
+        ax.semilogy(q, [max(abs(r["error"]), 1e-16) for r in sub], "o-", ms=3.5, label="shinnet kappas")
+        ax.semilogy(q, [max(abs(r["error_mc_kappa"]), 1e-16) for r in sub], "s--", ms=3.5, label="MC kappas")
+        ax.semilogy(q, [max(r["last_term"], 1e-16) for r in sub], "^:", ms=3.5, label="last term")
+        ax.axhline(sub[0]["truth_stderr"], color="k", ls=":", lw=0.8, label="reference s.e.")
+        ax.set_title(f"{key[0]}\npsi = {key[1]}", fontsize=7)
+        ax.set_xlabel("series order q", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("|error|", fontsize=8)
+    axes[0, 0].legend(fontsize=6)
+    return _save(fig, path)
+
+
+def plot_pruning(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Per model: reported pruning budget and actual change of kappa_n against the tolerance
+    (left), and FLOPs against the tolerance (right)."""
+    models = sorted({r["model"] for r in rows})
+    fig, axes = _figure(len(models), 2)
+    for i, model in enumerate(models):
+        sub = [r for r in rows if r["model"] == model and r["tol"] > 0]
+        for n in sorted({r["n"] for r in sub}):
+            s = sorted((r for r in sub if r["n"] == n), key=lambda r: r["tol"])
+            tol = [r["tol"] for r in s]
+            (line,) = axes[i, 0].loglog(tol, [max(r["budget"], 1e-18) for r in s], "o-", ms=3, label=f"budget n={n}")
+            axes[i, 0].loglog(tol, [max(r["actual"], 1e-18) for r in s], "x--", ms=4, color=line.get_color(),
+                              label=f"actual n={n}")
+        s = sorted({(r["tol"], r["flops"]) for r in sub})
+        axes[i, 1].loglog([a for a, _ in s], [b for _, b in s], "o-", ms=3)
+        axes[i, 0].set_title(model, fontsize=7)
+        axes[i, 0].set_xlabel("tol", fontsize=8)
+        axes[i, 1].set_xlabel("tol", fontsize=8)
+        axes[i, 1].set_ylabel("FLOPs", fontsize=8)
+        axes[i, 0].legend(fontsize=5)
+        for ax in axes[i]:
+            ax.tick_params(labelsize=7)
+    return _save(fig, path)

@@ -1,0 +1,233 @@
+"""The race: shinnet's squared error against Monte Carlo's MSE at equal FLOPs (MATH.md section 7).
+
+For each model of a :class:`~shinnet.study.suite.Grid` and each output psi:
+
+* ground truth ``E[psi(f)]`` (:mod:`shinnet.study.groundtruth`, stderr ``s_ref``);
+* shinnet at each ladder rung (N, K, q): value, FLOPs (contractions) and FLOPs with advice
+  (plus building the shin tensors), error budget;
+* Monte Carlo at the same FLOPs: ``N_mc = F / flops_per_sample`` samples (continuous),
+  ``MSE_mc = Var(y) / N_mc = Var(y) flops_per_sample / F`` -- exact, no sampling needed;
+* the FLOP ratio at equal MSE: Monte Carlo needs ``F_mc = Var(y) flops_per_sample / sq_err``
+  FLOPs to reach shinnet's squared error, ratio ``F_mc / F`` (> 1: shinnet wins).
+
+``sq_err = (value - truth)^2`` is one deterministic error on one model, not an expectation: it
+is reported per model and averaged over seeds.  A row is *unresolved* when ``s_ref^2`` is not
+below ``sq_err / 10``: the reference cannot tell shinnet's error from its own noise, and the
+ratio is then a lower bound on shinnet's (since ``sq_err <~ true_err^2 + s_ref^2``, shinnet's
+true error is smaller than it looks).
+
+Each distinct (N, K) of the ladder is one engine call (paths shared through one ``PathCache``);
+all outputs psi and series orders q reuse its cumulants.  Values, FLOPs and FLOPs with advice
+(shin tensors plus the dense tensors materialised) are exactly what
+``shinnet.estimate(mlp, N, K, series_order=q)`` reports (checked in tests/test_study.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from shinnet.model import TwoLayerMLP
+from shinnet.study.groundtruth import ground_truths
+from shinnet.study.suite import Grid, ModelSpec, build_model
+
+__all__ = ["ladder_estimates", "race_rows", "run_race", "mc_mse_at_flops", "mc_flops_to_reach",
+           "flops_at_mse", "family_table", "UNRESOLVED_FACTOR"]
+
+#: a row is unresolved when ``stderr_ref^2 > sq_err / UNRESOLVED_FACTOR``
+UNRESOLVED_FACTOR = 10.0
+
+
+def mc_mse_at_flops(var_y: float, flops_per_sample: float, flops: Any) -> Any:
+    """Monte Carlo MSE with ``N = flops / flops_per_sample`` samples: ``Var(y) / N``."""
+    return var_y * flops_per_sample / np.asarray(flops, dtype=float)
+
+
+def mc_flops_to_reach(var_y: float, flops_per_sample: float, mse: Any) -> Any:
+    """FLOPs Monte Carlo needs for MSE ``mse``: ``Var(y) flops_per_sample / mse`` (inf at mse = 0)."""
+    mse = np.asarray(mse, dtype=float)
+    with np.errstate(divide="ignore"):
+        return var_y * flops_per_sample / mse
+
+
+def flops_at_mse(flops: Sequence[float], mse: Sequence[float], target: float) -> float:
+    """FLOPs at which a measured cost/error curve reaches ``target`` MSE.
+
+    Log-log linear interpolation between the two points bracketing ``target`` (after sorting by
+    FLOPs and keeping the running minimum of the MSE, i.e. the best error reached so far), or
+    extrapolation along the nearest segment outside the measured range.  Exact for a power law
+    ``mse = C flops^-alpha`` (Monte Carlo's is ``alpha = 1``).  Returns NaN with fewer than two
+    distinct positive points.
+    """
+    F = np.asarray(flops, dtype=float)
+    E = np.asarray(mse, dtype=float)
+    keep = (F > 0) & (E > 0) & np.isfinite(F) & np.isfinite(E)
+    F, E = F[keep], E[keep]
+    if F.size < 2:
+        return float("nan")
+    order = np.argsort(F, kind="stable")
+    F, E = F[order], np.minimum.accumulate(E[order])  # best error reached so far
+    keep = [i for i in range(len(E)) if i == len(E) - 1 or E[i + 1] < E[i]]  # last point of each plateau
+    lf, le = np.log(F[keep]), np.log(E[keep])
+    if len(lf) < 2 or not target > 0:
+        return float("nan")
+    lt = math.log(target)
+    j = int(np.searchsorted(-le, -lt))  # le is decreasing
+    j = min(max(j, 1), len(le) - 1)
+    slope = (lf[j] - lf[j - 1]) / (le[j] - le[j - 1])
+    return float(math.exp(lf[j - 1] + slope * (lt - le[j - 1])))
+
+
+def _truncation_signal(partial: Mapping[int, Sequence[float]], N: int, K: int, weights: Mapping[int, float]) -> float:
+    """``sum_n |kappa_n(K) - kappa_n(K-1)| |g^(n)|/n!``: estimate.py's ``degree_truncation`` part."""
+    if K < 3:
+        return 0.0
+    return float(sum(abs(partial[n][K - 2] - partial[n][K - 3]) * weights[n] for n in range(2, N + 1)))
+
+
+def ladder_estimates(
+    mlp: TwoLayerMLP,
+    outputs: Sequence[Any],
+    ladder: Sequence[tuple[int, int, int]],
+    backend: str = "numpy",
+    cache: Any = None,
+) -> list[dict[str, Any]]:
+    """shinnet's estimate of ``E[psi(f)]`` at every rung (N, K, q) and every psi.
+
+    Returns one dict per (rung, psi): ``N, K, q, output, value, flops, flops_with_advice,
+    budget_truncation, budget_series, last_term, kappa`` (dict n -> kappa_n at degree K).
+    Cost: one ``shinnet.cumulants(mlp, N, K)`` per distinct (N, K); the series are O(q^2) each.
+    """
+    from shinnet import series
+    from shinnet.contract import PathCache, cumulants
+    from shinnet.estimate import propagated_weights
+
+    if any(K < 2 for _, K, _ in ladder):
+        raise ValueError("ladder rungs need max degree K >= 2 (the engine's partial sums start at K = 2)")
+    cache = PathCache() if cache is None else cache
+    results: dict[tuple[int, int], Any] = {}
+    rows = []
+    for N, K, q in ladder:
+        if (N, K) not in results:
+            results[N, K] = cumulants(mlp, N, K, backend=backend, warn=False, cache=cache)
+        res = results[N, K]
+        kappa = {n: float(v) for n, v in res.kappa.items()}
+        partial = {n: [float(v) for v in s] for n, s in res.partial_sums.items()}
+        for psi in outputs:
+            value = series.expectation(psi, kappa, q)
+            weights = propagated_weights(psi, kappa, N)
+            last = float(abs(value.last_term)) if q > 0 else (abs(kappa[3]) * weights[3] if N >= 3 else 0.0)
+            rows.append({
+                "N": N, "K": K, "q": q, "output": getattr(psi, "name", psi), "value": float(value),
+                "flops": float(res.flops), "flops_with_advice": float(res.flops) + float(res.build_flops),
+                "budget_truncation": _truncation_signal(partial, N, K, weights), "budget_series": last,
+                "series_terms": [float(t) for t in value.terms], "kappa": kappa,
+            })
+    return rows
+
+
+def race_rows(
+    spec: ModelSpec | None,
+    mlp: TwoLayerMLP,
+    grid: Grid,
+    cache_dir: Any = None,
+    use_cache: bool = True,
+    seed: int = 12345,
+) -> list[dict[str, Any]]:
+    """All rows (rungs x outputs) of one model: shinnet vs ground truth vs Monte Carlo."""
+    truths = ground_truths(mlp, outputs=grid.outputs, target_stderr=grid.truth_stderr, seed=seed,
+                           max_samples=grid.truth_max_samples, cache_dir=cache_dir, use_cache=use_cache)
+    t0 = time.perf_counter()
+    ests = ladder_estimates(mlp, grid.outputs, grid.ladder)
+    wall = time.perf_counter() - t0
+    rows = []
+    for est in ests:
+        psi = est["output"]
+        fps = float(mlp.replace(output=psi).flops_per_sample())
+        truth = truths[psi]
+        sq = (est["value"] - truth.value) ** 2
+        var_y = truth.var_y
+        row = {
+            "target": spec.target if spec else "custom", "hidden": mlp.hidden.name, "output": psi,
+            "d": mlp.d, "m": mlp.m, "seed": spec.seed if spec else -1,
+            "N": est["N"], "K": est["K"], "q": est["q"],
+            "value": est["value"], "truth": truth.value, "truth_stderr": truth.stderr,
+            "truth_n_samples": truth.n_samples, "var_y": var_y, "sq_err": sq,
+            "nmse": sq / var_y if var_y > 0 else float("nan"),
+            "flops": est["flops"], "flops_with_advice": est["flops_with_advice"], "flops_per_sample": fps,
+            "mc_samples_equal": est["flops"] / fps,
+            "mc_mse_equal": float(mc_mse_at_flops(var_y, fps, est["flops"])),
+            "mc_mse_equal_advice": float(mc_mse_at_flops(var_y, fps, est["flops_with_advice"])),
+            "ratio": float(mc_flops_to_reach(var_y, fps, sq)) / est["flops"],
+            "ratio_advice": float(mc_flops_to_reach(var_y, fps, sq)) / est["flops_with_advice"],
+            "unresolved": bool(truth.stderr**2 > sq / UNRESOLVED_FACTOR),
+            "budget_truncation": est["budget_truncation"], "budget_series": est["budget_series"],
+            "last_series_term": abs(est["series_terms"][-1]) if est["q"] > 0 else float("nan"), "kappa3": est["kappa"].get(3, float("nan")),
+            "kappa4": est["kappa"].get(4, float("nan")), "shinnet_wall_s": wall,
+        }
+        rows.append(row)
+    return rows
+
+
+def run_race(
+    grid: Grid,
+    cache_dir: Any = None,
+    use_cache: bool = True,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`race_rows` over every model of ``grid`` (models built with :func:`build_model`)."""
+    specs = list(grid.models())
+    it: Iterable[ModelSpec] = specs
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(specs, desc="race", unit="model")
+    rows: list[dict[str, Any]] = []
+    for spec in it:
+        t0 = time.perf_counter()
+        mlp = build_model(spec, cache_dir=cache_dir, train_steps=grid.train_steps, use_cache=use_cache)
+        new = race_rows(spec, mlp, grid, cache_dir=cache_dir, use_cache=use_cache)
+        rows.extend(new)
+        if log is not None:
+            log(f"{spec.label}: {len(new)} rows, truth {new[0]['truth_n_samples']} samples, "
+                f"{time.perf_counter() - t0:.1f} s")
+    return rows
+
+
+def family_table(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("target", "output")) -> list[dict[str, Any]]:
+    """FLOP ratios at equal MSE per family and rung.
+
+    Within each (family, rung), the squared errors are first averaged over seeds per model
+    (same d, m, hidden), giving one ``MSE/Var(y)`` per model and a ratio
+    ``flops_per_sample / (nmse * F)``; the family's entry is the median of those model ratios
+    (without and with advice), with the number of models, how many shinnet wins (ratio > 1)
+    and how many contain unresolved rows.
+    """
+    groups: dict[tuple, dict[tuple, list[Mapping[str, Any]]]] = {}
+    for r in rows:
+        fam = tuple(r[k] for k in by) + ((r["N"], r["K"], r["q"]),)
+        model = (r["hidden"], r["d"], r["m"], r["target"], r["output"])
+        groups.setdefault(fam, {}).setdefault(model, []).append(r)
+    out = []
+    for fam, models in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        ratios, ratios_adv, nmses, unresolved = [], [], [], 0
+        for members in models.values():
+            nmse = float(np.mean([m["nmse"] for m in members]))
+            fps = members[0]["flops_per_sample"]
+            F = float(np.mean([m["flops"] for m in members]))
+            Fa = float(np.mean([m["flops_with_advice"] for m in members]))
+            ratios.append(fps / (nmse * F) if nmse > 0 else float("inf"))
+            ratios_adv.append(fps / (nmse * Fa) if nmse > 0 else float("inf"))
+            nmses.append(nmse)
+            unresolved += any(m["unresolved"] for m in members)
+        N, K, q = fam[-1]
+        out.append({**dict(zip(by, fam[:-1])), "N": N, "K": K, "q": q, "models": len(models),
+                    "median_nmse": float(np.median(nmses)), "median_ratio": float(np.median(ratios)),
+                    "median_ratio_advice": float(np.median(ratios_adv)),
+                    "wins": int(sum(x > 1 for x in ratios)), "wins_advice": int(sum(x > 1 for x in ratios_adv)),
+                    "unresolved_models": int(unresolved)})
+    return out
