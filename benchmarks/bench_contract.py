@@ -27,11 +27,22 @@ def relu_model(d: int, m: int, seed: int = 0) -> TwoLayerMLP:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smallest grid (a smoke run)")
+    ap.add_argument("--cells", default=None,
+                    help="comma-separated m:N:K cells, e.g. 4096:2:6,4096:5:4 (default: the recorded grid)")
+    ap.add_argument("--reps", default=None, help="comma-separated representations (default auto,dense,factored "
+                                                  "for m <= 4096, auto otherwise)")
+    ap.add_argument("--no-pruning", action="store_true", help="skip the pruning table")
     args = ap.parse_args()
     d = 16
     grid = [(4096, [(2, 4), (3, 4), (4, 4)]), (65536, [(2, 4), (3, 4), (4, 4)])]
     if args.quick:
         grid = [(4096, [(3, 4)])]
+    if args.cells:
+        by_m: dict[int, list[tuple[int, int]]] = {}
+        for cell in args.cells.split(","):
+            m_s, n_s, k_s = cell.split(":")
+            by_m.setdefault(int(m_s), []).append((int(n_s), int(k_s)))
+        grid = sorted(by_m.items())
     print("| m | N | K | representation | diagrams | FLOPs | wall s | path search s | contraction s | overhead s | shin build s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for m, cells in grid:
@@ -41,6 +52,8 @@ def main() -> None:
             shin = shinnet.shin_tensors(model, K)
             t_build = time.perf_counter() - t0
             reps = ["auto", "dense", "factored"] if m <= 4096 else ["auto"]
+            if args.reps:
+                reps = args.reps.split(",")
             for rep in reps:
                 cache = PathCache()
                 res = cumulants(shin, N, K, representation=rep, cache=cache, hypercontractive=False, warn=False)
@@ -55,6 +68,8 @@ def main() -> None:
                           f"{res2.timings['total']:.2f} | {res2.timings['path_search']:.2f} | "
                           f"{res2.timings['contraction']:.2f} | {res2.timings['overhead']:.2f} | {per * 1e6:.0f} us/diagram |",
                           flush=True)
+    if args.no_pruning:
+        return
     print()
     print("Pruning (relu, d=16, m=4096, N=4, K=4; tol relative to the kept value):")
     print()

@@ -118,6 +118,19 @@ class TwoLayerMLP:
         """Hidden width."""
         return int(self.W.shape[0])
 
+    def unit_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(r, U)``: row norms ``r_j = |w_j|`` and unit rows ``u_j = w_j / r_j`` (MATH.md section 2).
+
+        A zero row (a constant unit) gets ``u_j = e_1``; every consumer gives it zero weight at
+        degrees >= 1, so the choice never matters.  Cost O(m d).
+        """
+        r = np.linalg.norm(self.W, axis=1)
+        zero = r == 0.0
+        U = np.zeros_like(self.W)
+        U[~zero] = self.W[~zero] / r[~zero, None]
+        U[zero, 0] = 1.0
+        return r, U
+
     def flops_per_sample(self) -> float:
         """FLOPs of one forward pass (MATH.md section 7).
 

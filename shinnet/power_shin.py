@@ -220,11 +220,7 @@ def power_shin_tensors(mlp: Any, max_power: int, max_degree: int) -> PowerShinTe
     W = np.asarray(mlp.W, dtype=np.float64)
     a = np.asarray(mlp.a, dtype=np.float64)
     m, d = W.shape
-    r = np.linalg.norm(W, axis=1)
-    zero = r == 0.0
-    U = np.zeros((m, d))
-    U[~zero] = W[~zero] / r[~zero, None]
-    U[zero, 0] = 1.0
+    r, U = mlp.unit_rows()
     C = power_hermite_coefficients(mlp.hidden, P, K, r, mlp.b)
     kap = cumulant_vertices(C) * (a[:, None] ** np.arange(P + 1))[:, :, None]
     kap[:, 0, :] = 0.0

@@ -354,11 +354,8 @@ def shin_tensors(mlp: Any, max_degree: int) -> ShinTensors:
     K = int(max_degree)
     W, b, a = np.asarray(mlp.W, dtype=np.float64), np.asarray(mlp.b, dtype=np.float64), np.asarray(mlp.a, dtype=np.float64)
     m, d = W.shape
-    r = np.linalg.norm(W, axis=1)
+    r, U = mlp.unit_rows()
     zero = r == 0.0
-    U = np.zeros((m, d))
-    U[~zero] = W[~zero] / r[~zero, None]
-    U[zero, 0] = 1.0
     gamma = np.asarray(mlp.hidden.hermite_coefficients(K, r, b), dtype=np.float64)
     if gamma.shape != (m, K + 1):
         raise ValueError(f"{mlp.hidden!r}.hermite_coefficients returned shape {gamma.shape}, expected {(m, K + 1)}")

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Iterator, Sequence
 
 from shinnet.enumerate.canonical import canonical_labelling
+from shinnet.enumerate.graphs import is_connected
 
 __all__ = [
     "BlockLabel",
@@ -41,20 +42,6 @@ __all__ = [
 BlockLabel = tuple[tuple[tuple[int, int], ...], int]
 
 
-def _components(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:
-    parent = list(range(n))
-
-    def find(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for i, j in edges:
-        parent[find(i)] = find(j)
-    return [find(v) for v in range(n)]
-
-
 @lru_cache(maxsize=4096)
 def _eps(n: int, edges: tuple[tuple[int, int], ...]) -> int:
     if n == 1:
@@ -62,7 +49,7 @@ def _eps(n: int, edges: tuple[tuple[int, int], ...]) -> int:
     total = 0
     for mask in range(1 << len(edges)):
         chosen = [edges[t] for t in range(len(edges)) if mask >> t & 1]
-        if len(chosen) >= n - 1 and len(set(_components(n, chosen))) == 1:
+        if len(chosen) >= n - 1 and is_connected(n, chosen):
             total += -1 if len(chosen) % 2 else 1
     return total
 
@@ -113,7 +100,7 @@ def connected_partitions(n_vertices: int, edges: Sequence[Sequence[int]]) -> lis
             if len(block) > 1:
                 bset = set(block)
                 inner = [(block.index(i), block.index(j)) for i, j in simple if i in bset and j in bset]
-                if len(set(_components(len(block), inner))) != 1:
+                if not is_connected(len(block), inner):
                     ok = False
                     break
         if ok:

@@ -27,6 +27,7 @@ from shinnet.enumerate.cache import read_table, resolve_cache_dir, table_path, w
 from shinnet.enumerate.canonical import canonical_labelling
 from shinnet.enumerate.diagram import multiplicities_from_edges
 from shinnet.enumerate.generate import connected_multigraphs, degree_sequences
+from shinnet.enumerate.graphs import is_connected
 
 __all__ = ["ResummedDiagram", "resummed_diagrams", "RESUMMED_GENERATOR_VERSION"]
 
@@ -72,7 +73,7 @@ class ResummedDiagram:
         for (i, j), m in mult.items():
             degree[i] += m
             degree[j] += m
-        if not _is_connected(n_vertices, mult):
+        if not is_connected(n_vertices, mult):
             raise ValueError(f"resummed diagrams are connected; got edges {sorted(mult.items())}")
         perm, aut = canonical_labelling(n_vertices, mult, [(-powers[v], -degree[v]) for v in range(n_vertices)])
         position = {v: c for c, v in enumerate(perm)}
@@ -118,20 +119,6 @@ class ResummedDiagram:
     def sort_key(self) -> tuple:
         """Deterministic order: (E, N, powers, degrees, edges)."""
         return (self.n_edges, self.n_vertices, self.powers, self.degrees, self.edges)
-
-
-def _is_connected(n: int, mult) -> bool:
-    parent = list(range(n))
-
-    def find(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for i, j in mult:
-        parent[find(i)] = find(j)
-    return len({find(v) for v in range(n)}) == 1
 
 
 def _compositions(total: int, parts: int):
