@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cotengra as ctg
@@ -17,7 +17,7 @@ from shinnet.contract.network import (
 )
 from shinnet.contract.pathcache import PathCache
 
-__all__ = ["Plan", "PlanContext", "plan_diagram"]
+__all__ = ["Plan", "PlanContext", "materialise_cost", "plan_diagram"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class PlanContext:
 
     ``memory_limit`` is in bytes; a network whose largest input or intermediate needs more is
     refused before any array is allocated.  ``gram_max_m`` caps m for the ``gram`` (m-space)
-    representation, which holds ``m x m`` Gram powers.
+    representation, which holds ``m x m`` Gram powers.  ``materialised`` records the vertex
+    keys whose dense tensors an earlier plan already paid for (see :func:`materialise_cost`).
     """
 
     d: int
@@ -38,6 +39,7 @@ class PlanContext:
     gram_max_m: int
     batch: int | None
     cache: PathCache
+    materialised: set = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,26 @@ def _make_plan(diagram: Any, rep: str, ctx: PlanContext) -> Plan:
     return Plan(net, tree, float(tree.contraction_cost()), max_size, sig)
 
 
+def materialise_cost(diagram: Any, rep: str, ctx: PlanContext) -> tuple[float, set]:
+    """FLOPs to build the dense vertex tensors ``rep`` needs that no earlier plan paid for.
+
+    A dense tensor of degree k built from factored weights costs ``2 m d^k`` (MATH.md section 4);
+    it is built once per engine call, so only keys not in ``ctx.materialised`` are charged.
+    ``mixed`` networks hold dense exactly the vertices with ``d^k <= m``.  Objects without
+    factored weights (``m is None``) hold their dense tensors already: cost 0.
+    """
+    if ctx.m is None or rep not in ("dense", "mixed"):
+        return 0.0, set()
+    new = set()
+    for key in vertex_keys(diagram):
+        k = int(ctx.degree_of(key))
+        if k == 0 or key in ctx.materialised or (rep == "mixed" and float(ctx.d) ** k > ctx.m):
+            continue
+        new.add(key)
+    cost = sum(2.0 * ctx.m * float(ctx.d) ** int(ctx.degree_of(key)) for key in new)
+    return cost, new
+
+
 def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
     """The cheapest plan among the candidate representations that fit in memory.
 
@@ -68,7 +90,9 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
     ----------
     representation : {"auto", "dense", "factored", "gram", "mixed"}
         ``"auto"`` compares cotengra's cost of every candidate (see
-        :func:`shinnet.contract.network.candidate_representations`) and keeps the cheapest; when
+        :func:`shinnet.contract.network.candidate_representations`), plus for dense vertices the
+        cost of materialising tensors not built yet (:func:`materialise_cost`), and keeps the
+        cheapest; when
         none of them fits in memory it falls back to the factored (U-copy) and mixed networks.
 
     Raises
@@ -97,6 +121,7 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
                 )
         reps = [representation]
     best: Plan | None = None
+    best_total = float("inf")
     refused = []
     for rep in reps:
         plan = _make_plan(diagram, rep, ctx)
@@ -104,8 +129,9 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
         if nbytes > ctx.memory_limit:
             refused.append(f"{rep}: {nbytes:.3g} bytes")
             continue
-        if best is None or plan.cost < best.cost:
-            best = plan
+        total = plan.cost + materialise_cost(diagram, rep, ctx)[0]
+        if best is None or total < best_total:
+            best, best_total = plan, total
     if best is None and representation == "auto" and ctx.m is not None:
         # the cheap candidates did not fit: try the ones "auto" skips for path-search cost
         for rep in ("factored", "mixed"):
@@ -116,12 +142,14 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
             if nbytes > ctx.memory_limit:
                 refused.append(f"{rep}: {nbytes:.3g} bytes")
                 continue
-            if best is None or plan.cost < best.cost:
-                best = plan
+            total = plan.cost + materialise_cost(diagram, rep, ctx)[0]
+            if best is None or total < best_total:
+                best, best_total = plan, total
     if best is None:
         raise MemoryError(
             f"diagram {diagram.key}: every representation's largest tensor exceeds the memory limit of "
             f"{ctx.memory_limit:.3g} bytes ({'; '.join(refused) or 'no candidate representation'})"
         )
+    ctx.materialised.update(materialise_cost(diagram, best.network.representation, ctx)[1])
     return best
 
