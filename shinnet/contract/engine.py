@@ -12,6 +12,8 @@ grouped by largest vertex degree into the partial sums over K
 
 from __future__ import annotations
 
+from collections import Counter
+
 import time
 from typing import Any, Mapping, Sequence
 
@@ -116,16 +118,17 @@ def run_engine(
     provider = ArrayProvider(objects, batch, backend=backend, dtype=dtype, device=device)
     cache = PathCache() if cache is None else cache
     search0 = cache.search_time
+    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of)
+    key_uses = Counter(key for dgs in per_order.values() for dg in dgs for key in set(vertex_keys(dg)))
     ctx = PlanContext(
         d=d, m=m, degree_of=first.degree_of, has_dense=callable(getattr(first, "dense", None)),
         itemsize=provider.itemsize, memory_limit=float(memory_limit), gram_max_m=int(gram_max_m),
-        batch=B if batch else None, cache=cache,
+        batch=B if batch else None, cache=cache, key_uses=dict(key_uses),
     )
     need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
     if contract_mode == "ordered":
         need_bounds = True
     table = NormTable(objects)
-    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of)
     total = sum(len(v) for v in per_order.values())
 
     from tqdm.auto import tqdm

@@ -40,6 +40,7 @@ class PlanContext:
     batch: int | None
     cache: PathCache
     materialised: set = field(default_factory=set)
+    key_uses: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def materialise_cost(diagram: Any, rep: str, ctx: PlanContext) -> tuple[float, s
     """FLOPs to build the dense vertex tensors ``rep`` needs that no earlier plan paid for.
 
     A dense tensor of degree k built from factored weights costs ``2 m d^k`` (MATH.md section 4);
-    it is built once per engine call, so only keys not in ``ctx.materialised`` are charged.
+    it is built once per engine call, so only keys not in ``ctx.materialised`` are charged, and
+    the charge is amortised over the ``ctx.key_uses[key]`` diagrams of the call that use the key
+    (a greedy per-diagram charge of the whole build would never pay for a tensor many diagrams share).
     ``mixed`` networks hold dense exactly the vertices with ``d^k <= m``.  Objects without
     factored weights (``m is None``) hold their dense tensors already: cost 0.
     """
@@ -79,7 +82,8 @@ def materialise_cost(diagram: Any, rep: str, ctx: PlanContext) -> tuple[float, s
         if k == 0 or key in ctx.materialised or (rep == "mixed" and float(ctx.d) ** k > ctx.m):
             continue
         new.add(key)
-    cost = sum(2.0 * ctx.m * float(ctx.d) ** int(ctx.degree_of(key)) for key in new)
+    cost = sum(2.0 * ctx.m * float(ctx.d) ** int(ctx.degree_of(key)) / max(int(ctx.key_uses.get(key, 1)), 1)
+               for key in new)
     return cost, new
 
 
