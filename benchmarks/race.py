@@ -2,6 +2,11 @@
 
     python benchmarks/race.py --preset small --out /tmp/race      # ~20-30 min on a loaded 2-core CPU
     python benchmarks/race.py --preset full --out DIR             # meant for a GPU-sized machine
+    python benchmarks/race.py --preset small --hidden relu tanh --expansions degree resummed \
+        --out /tmp/race2 --cache-dir /tmp/st_cache                 # both expansions (the default)
+
+Both expansions race by default (degree rungs D(N,K,q), resummed rungs R(N,E,q)); with both, the
+outputs include race_expansions.{csv,md,png}: which expansion wins where (shinnet.study.compare).
 
 All options are those of ``shinnet study race --help``.
 """

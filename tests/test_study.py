@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shinnet import zoo
-from shinnet.study import convergence, groundtruth, plotting, race, suite, tables
+from shinnet.study import compare, convergence, groundtruth, plotting, race, suite, tables
 from shinnet.study.groundtruth import ground_truth, ground_truths, model_fingerprint
 
 
@@ -97,7 +97,8 @@ def test_ground_truth_rejects_bad_arguments(tiny_mlp):
 
 def test_mc_columns_are_var_y_over_equal_flop_sample_count(tiny_race):
     rows, grid = tiny_race
-    assert len(rows) == len(grid.ladder) * len(grid.outputs)
+    assert len(rows) == (len(grid.ladder) + len(grid.resummed_ladder)) * len(grid.outputs)
+    assert {r["expansion"] for r in rows} == {"degree", "resummed"}
     for r in rows:
         n_mc = r["flops"] / r["flops_per_sample"]
         assert r["mc_samples_equal"] == n_mc
@@ -219,5 +220,105 @@ def test_cli_race_quick_writes_all_outputs(tmp_path, capsys):
     for name in ("race.csv", "race_families.csv", "race_summary.md", "race.png"):
         assert (out / name).stat().st_size > 0
     rows = tables.read_csv(out / "race.csv")
-    assert len(rows) == 6 and all(r["truth_n_samples"] >= 2**14 for r in rows)
+    assert len(rows) == 12 and all(r["truth_n_samples"] >= 2**14 for r in rows)
+    assert {r["expansion"] for r in rows} == {"degree", "resummed"}
+    for name in ("race_expansions.csv", "race_expansions.md", "race_expansions.png"):
+        assert (out / name).stat().st_size > 0
+    (cell,) = tables.read_csv(out / "race_expansions.csv")  # one model, psi = tanh (identity is left out)
+    assert cell["output"] == "tanh" and cell["winner_ratio"] in ("degree", "resummed")
     assert "ground truth samples per model" in capsys.readouterr().out
+    # one expansion only: no comparison outputs
+    out1 = tmp_path / "out1"
+    assert main(["study", "race", "--quick", "--expansions", "degree", "--out", str(out1),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert len(tables.read_csv(out1 / "race.csv")) == 6 and not (out1 / "race_expansions.csv").exists()
+
+
+def test_resummed_rungs_match_a_direct_estimate_call(tiny_mlp):
+    from shinnet.estimate import estimate
+
+    ladder = (("resummed", 2, 1, 0), ("resummed", 3, 2, 1), ("resummed", 4, 2, 2), ("degree", 3, 3, 1))
+    rows = race.ladder_estimates(tiny_mlp, ["tanh"], ladder)
+    for (expansion, N, T, q), row in zip(ladder, rows):
+        kw = dict(expansion="resummed", max_edges=T) if expansion == "resummed" else dict(max_degree=T)
+        est = estimate(tiny_mlp, order=N, series_order=q, warn=False, **kw)
+        assert row["expansion"] == expansion and row["rung"] == race.rung_label(expansion, N, T, q)
+        assert (row["K"], row["E"]) == ((T, -1) if expansion == "degree" else (-1, T))
+        assert row["value"] == pytest.approx(est.value, rel=1e-12, abs=1e-15)
+        assert row["flops"] == pytest.approx(est.flops, rel=1e-12)
+        # advice = the power shin tensors' vertex weights (+ dense block tensors): estimate's accounting
+        assert row["flops_with_advice"] == pytest.approx(est.flops_with_advice, rel=1e-12)
+        assert row["flops_with_advice"] > row["flops"] > 0
+        assert row["budget_truncation"] == pytest.approx(est.error_budget["degree_truncation"], rel=1e-9, abs=1e-15)
+
+
+def test_resummed_and_degree_rungs_agree_on_a_quadratic_network():
+    # sigma(z) = z^2 (biases 0.3): both expansions are exact for kappa_n once K >= 2 and E >= q n / 2 = n,
+    # so the race values agree to rounding (docs/resummed.md: the series terminates)
+    mlp = zoo.random_mlp(3, 5, hidden="quadratic", output="tanh", seed=1, bias_scale=0.3)
+    rows = race.ladder_estimates(mlp, ["tanh"], [("degree", 3, 2, 1), ("resummed", 3, 3, 1)])
+    assert rows[0]["kappa"][3] == pytest.approx(rows[1]["kappa"][3], rel=1e-10)
+    assert rows[0]["value"] == pytest.approx(rows[1]["value"], rel=1e-12)
+
+
+def test_rungs_are_normalised_and_bad_rungs_rejected():
+    assert race.normalise_rung((3, 4, 1)) == ("degree", 3, 4, 1)
+    assert race.normalise_rung(("resummed", 4, 0, 2)) == ("resummed", 4, 0, 2)
+    with pytest.raises(ValueError, match="expansion"):
+        race.normalise_rung(("taylor", 3, 3, 1))
+    with pytest.raises(ValueError, match="E >= 0"):
+        race.ladder_estimates(zoo.random_mlp(2, 3, seed=0), ["identity"], [("resummed", 2, -1, 0)])
+    grid = suite.preset("tiny")
+    assert grid.rungs() == [("degree", *r) for r in grid.ladder] + [("resummed", *r) for r in grid.resummed_ladder]
+    assert grid.with_(expansions=["resummed"]).rungs() == [("resummed", *r) for r in grid.resummed_ladder]
+    with pytest.raises(ValueError, match="unknown expansion"):
+        grid.with_(expansions=("taylor",))
+    with pytest.raises(ValueError, match="resummed_ladder"):
+        grid.with_(resummed_ladder=((3, 2, 2),))
+    with pytest.raises(ValueError, match="resummed_ladder"):
+        grid.with_(resummed_ladder=())
+
+
+def _synthetic(expansion, T, nmse, flops, target="random", hidden="relu", output="tanh", unresolved=False):
+    return dict(target=target, hidden=hidden, output=output, d=8, m=64, seed=0, expansion=expansion, N=3,
+                K=T if expansion == "degree" else -1, E=T if expansion == "resummed" else -1, q=1,
+                flops_per_sample=100.0, nmse=nmse, flops=flops, flops_with_advice=flops, unresolved=unresolved)
+
+
+def test_expansion_table_verdicts_on_a_synthetic_case():
+    rows = [
+        # random relu: degree ratios 100/(1e-4*1e4) = 100 and 100/(1e-6*1e7) = 10;
+        # resummed 100/(1e-5*1e3) = 1e4 and 100/(1e-8*1e8) = 100: cheaper and more accurate
+        _synthetic("degree", 3, 1e-4, 1e4), _synthetic("degree", 4, 1e-6, 1e7),
+        _synthetic("resummed", 2, 1e-5, 1e3), _synthetic("resummed", 3, 1e-8, 1e8),
+        # trained (two targets, one model each): degree more accurate (median 2e-8 vs 1e-6), resummed cheaper
+        _synthetic("degree", 4, 1e-8, 1e9, target="linear"), _synthetic("degree", 4, 3e-8, 1e9, target="relu_shift"),
+        _synthetic("resummed", 3, 1e-6, 1e2, target="linear"), _synthetic("resummed", 3, 1e-6, 1e2, target="relu_shift"),
+        # identity output is exact in both expansions: left out
+        _synthetic("degree", 3, 1e-30, 1e4, output="identity"), _synthetic("resummed", 2, 1e-9, 1e3, output="identity"),
+    ]
+    table = compare.expansion_table(rows)
+    assert [(r["kind"], r["output"]) for r in table] == [("random", "tanh"), ("trained", "tanh")]
+    rnd, trn = table
+    assert rnd["deg best ratio w/ advice"] == pytest.approx(100.0) and rnd["deg best rung"] == "D(3,3,1)"
+    assert rnd["res best ratio w/ advice"] == pytest.approx(1e4) and rnd["res min rung"] == "R(3,3,1)"
+    assert (rnd["winner_ratio"], rnd["winner_accuracy"]) == ("resummed", "resummed")
+    assert trn["deg min MSE/Var"] == pytest.approx(2e-8)  # median of the two targets
+    assert (trn["winner_ratio"], trn["winner_accuracy"]) == ("resummed", "degree")
+    # within the tie factor -> tie; both most-accurate rungs unresolved -> unresolved
+    tie = compare.expansion_table([_synthetic("degree", 3, 1e-6, 1e4), _synthetic("resummed", 3, 1.5e-6, 1e4)])
+    assert tie[0]["winner_accuracy"] == "tie"
+    unres = compare.expansion_table([_synthetic("degree", 3, 1e-6, 1e4, unresolved=True),
+                                     _synthetic("resummed", 3, 1e-9, 1e4, unresolved=True)])
+    assert unres[0]["winner_accuracy"] == "unresolved"
+    margins = {(m["factor"], m["value"]): m for m in compare.marginal_wins(table)}
+    assert margins["kind", "random"]["resummed more accurate"] == 1
+    assert margins["hidden", "relu"]["resummed cheaper"] == 2 and margins["hidden", "relu"]["cells"] == 2
+    with pytest.raises(ValueError, match="tie_factor"):
+        compare.expansion_table(rows, tie_factor=0.5)
+
+
+def test_plot_expansions_writes_a_small_png(tmp_path, tiny_race):
+    rows, _ = tiny_race
+    png = plotting.plot_expansions(rows, tmp_path / "exp.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and 1000 < png.stat().st_size < 300_000

@@ -3,7 +3,8 @@
 Subcommands (each writes CSVs and PNGs to ``--out DIR``, default ``./shinnet-study`` in the
 current directory, resolved here and passed to the library as an absolute path):
 
-* ``race`` -- shinnet vs Monte Carlo at equal FLOPs on a model grid (``--preset small|full|tiny``);
+* ``race`` -- shinnet vs Monte Carlo at equal FLOPs on a model grid (``--preset small|full|tiny``),
+  with the degree and the resummed expansion (``--expansions``) and which one wins where;
 * ``kappa-vs-K`` -- kappa_n against the Hermite degree K with the Monte Carlo reference;
 * ``series-order`` -- E[psi(f)] against the series order q;
 * ``pruning`` -- pruning tolerance against reported budget against actual error.
@@ -66,6 +67,8 @@ def register(subparsers: Any) -> None:
         r.add_argument(f"--{name}", type=int, nargs="+", default=None, help=f"override the preset's {name}")
     for name in ("hidden", "outputs", "targets"):
         r.add_argument(f"--{name}", nargs="+", default=None, help=f"override the preset's {name}")
+    r.add_argument("--expansions", nargs="+", default=None, choices=("degree", "resummed"),
+                   help="expansions raced (default: the preset's, both)")
     r.set_defaults(func=run_race)
 
     k = sub.add_parser("kappa-vs-K", help="kappa_n against the Hermite degree K, with Monte Carlo")
@@ -99,37 +102,39 @@ def _out(args: argparse.Namespace) -> Path:
 
 
 def summary_rows(families: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (target, output): the rung with the largest median FLOP ratio *with advice* (the honest
-    one: it pays for the shin tensors), and the ratios at the most expensive rung."""
+    """Per (target, output, expansion): the rung with the largest median FLOP ratio *with advice*
+    (the honest one: it pays for the vertex tensors), and the ratios at the most expensive rung
+    (largest median FLOPs with advice)."""
     best: dict[tuple, dict[str, Any]] = {}
     top: dict[tuple, dict[str, Any]] = {}
     for f in families:
-        key = (f["target"], f["output"])
+        key = (f["target"], f["output"], f.get("expansion", "degree"))
         if key not in best or f["median_ratio_advice"] > best[key]["median_ratio_advice"]:
             best[key] = f
-        if key not in top or (f["N"], f["K"], f["q"]) > (top[key]["N"], top[key]["K"], top[key]["q"]):
+        if key not in top or f["median_flops_advice"] > top[key]["median_flops_advice"]:
             top[key] = f
     out = []
     for k, b in sorted(best.items()):
         t = top[k]
-        out.append({"target": k[0], "output": k[1], "best (N,K,q)": f"({b['N']},{b['K']},{b['q']})",
+        out.append({"target": k[0], "output": k[1], "expansion": k[2], "best rung": b["rung"],
                     "MSE/Var(y)": b["median_nmse"], "ratio": b["median_ratio"],
                     "ratio w/ advice": b["median_ratio_advice"], "wins w/ advice": f"{b['wins_advice']}/{b['models']}",
-                    "top (N,K,q)": f"({t['N']},{t['K']},{t['q']})", "top MSE/Var(y)": t["median_nmse"],
+                    "top rung": t["rung"], "top MSE/Var(y)": t["median_nmse"],
                     "top ratio w/ advice": t["median_ratio_advice"], "top wins w/ advice": f"{t['wins_advice']}/{t['models']}",
                     "unresolved": b["unresolved_models"] + t["unresolved_models"]})
     return out
 
 
 def run_race(args: argparse.Namespace) -> int:
-    from shinnet.study import plotting, race, suite, tables
+    from shinnet.study import compare, plotting, race, suite, tables
 
     grid = suite.preset("tiny" if args.quick else args.preset)
-    overrides = {k: getattr(args, k) for k in ("d", "m", "seeds", "hidden", "outputs", "targets")
+    overrides = {k: getattr(args, k) for k in ("d", "m", "seeds", "hidden", "outputs", "targets", "expansions")
                  if getattr(args, k) is not None}
     grid = grid.with_(**overrides)
     out = _out(args)
-    print(f"race: {grid.size()} models x {len(grid.outputs)} outputs x {len(grid.ladder)} rungs -> {out}")
+    print(f"race: {grid.size()} models x {len(grid.outputs)} outputs x {len(grid.rungs())} rungs "
+          f"({', '.join(grid.expansions)}) -> {out}")
     t0 = time.perf_counter()
     rows = race.run_race(grid, cache_dir=args.cache_dir, progress=True, log=print)
     fams = race.family_table(rows)
@@ -138,11 +143,20 @@ def run_race(args: argparse.Namespace) -> int:
     tables.write_csv(out / "race_families.csv", fams)
     (out / "race_summary.md").write_text(tables.markdown_table(summary))
     plotting.plot_race(rows, out / "race.png")
-    n_truth = sorted({r["truth_n_samples"] for r in rows})
+    written = ["race.csv", "race_families.csv", "race_summary.md", "race.png"]
     print(tables.markdown_table(summary))
+    if set(grid.expansions) == {"degree", "resummed"}:
+        table = compare.expansion_table(rows)
+        margins = compare.marginal_wins(table)
+        tables.write_csv(out / "race_expansions.csv", table)
+        (out / "race_expansions.md").write_text(tables.markdown_table(table) + "\n" + tables.markdown_table(margins))
+        plotting.plot_expansions(rows, out / "race_expansions.png")
+        written += ["race_expansions.csv", "race_expansions.md", "race_expansions.png"]
+        print(tables.markdown_table(margins))
+    n_truth = sorted({r["truth_n_samples"] for r in rows})
     print(f"ground truth samples per model: {n_truth[0]}..{n_truth[-1]}; "
           f"{sum(r['unresolved'] for r in rows)}/{len(rows)} rows unresolved; {time.perf_counter() - t0:.0f} s")
-    print(f"wrote race.csv, race_families.csv, race_summary.md, race.png to {out}")
+    print(f"wrote {', '.join(written)} to {out}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 * :mod:`~shinnet.study.groundtruth` -- Monte Carlo references, cached on disk;
 * :mod:`~shinnet.study.suite` -- model grids and presets;
-* :mod:`~shinnet.study.race` -- squared error vs FLOPs against Monte Carlo's ``Var(y)/N``;
+* :mod:`~shinnet.study.race` -- squared error vs FLOPs against Monte Carlo's ``Var(y)/N``, with
+  the degree (MATH.md section 3) and the resummed (section 8) expansion;
+* :mod:`~shinnet.study.compare` -- which expansion wins where (d, m, activation, second layer);
 * :mod:`~shinnet.study.convergence` -- kappa_n against K, E[psi(f)] against series order,
   pruning tolerance against budget against actual error;
 * :mod:`~shinnet.study.tables` and :mod:`~shinnet.study.plotting` -- CSV/Markdown and PNG output.

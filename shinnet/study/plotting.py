@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_race", "plot_kappa_vs_k", "plot_series_order", "plot_pruning"]
+__all__ = ["plot_race", "plot_expansions", "plot_kappa_vs_k", "plot_series_order", "plot_pruning"]
 
 _DPI = 80
 
@@ -41,8 +41,9 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """MSE/Var(y) against FLOPs (log-log), one panel per family (target x output).
 
-    Markers: shinnet per model and rung (filled: contractions only; open: with advice), colour by
-    hidden activation; unresolved rows in grey.  Lines: Monte Carlo ``MSE/Var(y) = fps / F`` for
+    Markers: shinnet per model and rung (filled: contractions only; open: with advice; circles the
+    degree expansion, squares the resummed one), colour by hidden activation; unresolved rows in
+    grey.  Lines: Monte Carlo ``MSE/Var(y) = fps / F`` for
     each distinct flops-per-sample in the panel (dashed).
     """
     targets = sorted({r["target"] for r in rows})
@@ -65,9 +66,10 @@ def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -
                 ax.plot(F, fps / F, "k--", lw=0.7, alpha=0.6)
             for r in sub:
                 c = "0.6" if r["unresolved"] else colours[r["hidden"]]
+                mk = "s" if r.get("expansion") == "resummed" else "o"
                 y = max(r["nmse"], floor)
-                ax.plot(r["flops"], y, "o", ms=3.5, color=c)
-                ax.plot(r["flops_with_advice"], y, "o", ms=3.5, mfc="none", color=c, alpha=0.6)
+                ax.plot(r["flops"], y, mk, ms=3.5, color=c)
+                ax.plot(r["flops_with_advice"], y, mk, ms=3.5, mfc="none", color=c, alpha=0.6)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylim(bottom=floor / 3)
@@ -78,8 +80,59 @@ def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -
             if i == len(targets) - 1:
                 ax.set_xlabel("FLOPs", fontsize=8)
     handles = [axes[0, 0].plot([], [], "o", color=colours[h], label=f"shinnet ({h})")[0] for h in hiddens]
+    if any(r.get("expansion") == "resummed" for r in rows):
+        handles.append(axes[0, 0].plot([], [], "ko", ms=3.5, label="degree expansion")[0])
+        handles.append(axes[0, 0].plot([], [], "ks", ms=3.5, label="resummed expansion")[0])
     handles.append(axes[0, 0].plot([], [], "k--", label="Monte Carlo Var(y)/N")[0])
     axes[0, 0].legend(handles=handles, fontsize=6, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_expansions(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Degree against resummed expansion: median MSE/Var(y) over models against median FLOPs with
+    advice, one line per (hidden, d, expansion) through its rungs, one panel per (second layer
+    random/trained, output psi != identity).  Solid lines: degree; dashed: resummed; marker size
+    grows with m.  Dotted black: Monte Carlo ``fps / F`` at the panel's median flops per sample.
+    """
+    from shinnet.study.race import model_medians
+
+    sub = [{**r, "kind": "random" if r["target"] == "random" else "trained"} for r in rows
+           if r["output"] != "identity"]
+    meds = model_medians(sub, ("kind", "output", "hidden", "d", "m"))
+    panels = sorted({(r["kind"], r["output"]) for r in meds})
+    ncols = max(1, len({o for _, o in panels}))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(nrows, ncols, w=3.4, h=2.8)
+    hiddens = sorted({r["hidden"] for r in meds})
+    ds = sorted({r["d"] for r in meds})
+    ms_ = sorted({r["m"] for r in meds})
+    colours = {(h, d): f"C{i}" for i, (h, d) in enumerate((h, d) for h in hiddens for d in ds)}
+    floor = 1e-14
+    for ax, (kind, out) in zip(axes.flat, panels):
+        here = [r for r in meds if (r["kind"], r["output"]) == (kind, out)]
+        for (h, d, m, e) in sorted({(r["hidden"], r["d"], r["m"], r["expansion"]) for r in here}):
+            line = sorted((r for r in here if (r["hidden"], r["d"], r["m"], r["expansion"]) == (h, d, m, e)),
+                          key=lambda r: r["median_flops_advice"])
+            ax.plot([r["median_flops_advice"] for r in line], [max(r["median_nmse"], floor) for r in line],
+                    "-" if e == "degree" else "--", marker="o" if e == "degree" else "s",
+                    ms=2.5 + 1.5 * ms_.index(m), lw=0.9, color=colours[h, d])
+        fps = [r["flops_per_sample"] for r in sub if (r["kind"], r["output"]) == (kind, out)]
+        F = np.geomspace(min(r["median_flops_advice"] for r in here) / 3,
+                         max(r["median_flops_advice"] for r in here) * 3, 20)
+        ax.plot(F, float(np.median(fps)) / F, "k:", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{kind} second layer, psi = {out}", fontsize=8)
+        ax.set_xlabel("FLOPs with advice", fontsize=8)
+        ax.set_ylabel("median MSE / Var(y)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    handles = [axes[0, 0].plot([], [], "-", color=c, label=f"{h} d={d}")[0] for (h, d), c in colours.items()]
+    handles.append(axes[0, 0].plot([], [], "k-o", ms=3, label="degree")[0])
+    handles.append(axes[0, 0].plot([], [], "k--s", ms=3, label="resummed")[0])
+    handles.append(axes[0, 0].plot([], [], "k:", label="Monte Carlo")[0])
+    axes[0, 0].legend(handles=handles, fontsize=5, loc="lower left")
     return _save(fig, path)
 
 

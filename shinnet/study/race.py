@@ -3,8 +3,10 @@
 For each model of a :class:`~shinnet.study.suite.Grid` and each output psi:
 
 * ground truth ``E[psi(f)]`` (:mod:`shinnet.study.groundtruth`, stderr ``s_ref``);
-* shinnet at each ladder rung (N, K, q): value, FLOPs (contractions) and FLOPs with advice
-  (plus building the shin tensors), error budget;
+* shinnet at each ladder rung, ``(degree, N, K, q)`` (MATH.md section 3) or
+  ``(resummed, N, E, q)`` (section 8, E the cosine order): value, FLOPs (contractions) and FLOPs
+  with advice (plus building the shin tensors, or for the resummed expansion the power shin
+  tensors' vertex weights and dense block tensors: the engine's ``build_flops``), error budget;
 * Monte Carlo at the same FLOPs: ``N_mc = F / flops_per_sample`` samples (continuous),
   ``MSE_mc = Var(y) / N_mc = Var(y) flops_per_sample / F`` -- exact, no sampling needed;
 * the FLOP ratio at equal MSE: Monte Carlo needs ``F_mc = Var(y) flops_per_sample / sq_err``
@@ -16,10 +18,11 @@ below ``sq_err / 10``: the reference cannot tell shinnet's error from its own no
 ratio is then a lower bound on shinnet's (since ``sq_err <~ true_err^2 + s_ref^2``, shinnet's
 true error is smaller than it looks).
 
-Each distinct (N, K) of the ladder is one engine call (paths shared through one ``PathCache``);
-all outputs psi and series orders q reuse its cumulants.  Values, FLOPs and FLOPs with advice
-(shin tensors plus the dense tensors materialised) are exactly what
-``shinnet.estimate(mlp, N, K, series_order=q)`` reports (checked in tests/test_study.py).
+Each distinct (expansion, N, K or E) of the ladder is one engine call (paths shared through one
+``PathCache``); all outputs psi and series orders q reuse its cumulants.  Values, FLOPs and FLOPs
+with advice are exactly what ``shinnet.estimate(mlp, N, K, series_order=q)`` (or with
+``expansion="resummed", max_edges=E``) reports (checked in tests/test_study.py).  Which
+expansion wins where: :mod:`shinnet.study.compare`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from shinnet.study.groundtruth import ground_truths
 from shinnet.study.suite import Grid, ModelSpec, build_model
 
 __all__ = ["ladder_estimates", "race_rows", "run_race", "mc_mse_at_flops", "mc_flops_to_reach",
-           "flops_at_mse", "family_table", "UNRESOLVED_FACTOR"]
+           "flops_at_mse", "family_table", "model_medians", "normalise_rung", "rung_label", "UNRESOLVED_FACTOR"]
 
 #: a row is unresolved when ``stderr_ref^2 > sq_err / UNRESOLVED_FACTOR``
 UNRESOLVED_FACTOR = 10.0
@@ -81,39 +84,66 @@ def flops_at_mse(flops: Sequence[float], mse: Sequence[float], target: float) ->
     return float(math.exp(lf[j - 1] + slope * (lt - le[j - 1])))
 
 
-def _truncation_signal(partial: Mapping[int, Sequence[float]], N: int, K: int, weights: Mapping[int, float]) -> float:
-    """``sum_n |kappa_n(K) - kappa_n(K-1)| |g^(n)|/n!``: estimate.py's ``degree_truncation`` part."""
-    if K < 3:
-        return 0.0
-    return float(sum(abs(partial[n][K - 2] - partial[n][K - 3]) * weights[n] for n in range(2, N + 1)))
+def _truncation_signal(partial: Mapping[int, Sequence[float]], N: int, weights: Mapping[int, float]) -> float:
+    """``sum_n |S_n(T) - S_n(T-1)| |g^(n)|/n!`` over the last two partial sums (in K or in E):
+    estimate.py's ``degree_truncation`` part (0 with a single partial sum)."""
+    return float(sum(abs(partial[n][-1] - partial[n][-2]) * weights[n]
+                     for n in range(2, N + 1) if len(partial.get(n, ())) >= 2))
+
+
+def normalise_rung(rung: Sequence[Any]) -> tuple[str, int, int, int]:
+    """``(N, K, q)`` (degree) or ``(expansion, N, K or E, q)`` -> ``(expansion, N, T, q)``."""
+    if len(rung) == 3:
+        return ("degree", *(int(x) for x in rung))  # type: ignore[return-value]
+    if len(rung) == 4 and rung[0] in ("degree", "resummed"):
+        return (str(rung[0]), int(rung[1]), int(rung[2]), int(rung[3]))
+    raise ValueError(f"a ladder rung is (N, K, q) or (expansion, N, K or E, q) with expansion "
+                     f"'degree' or 'resummed', got {tuple(rung)!r}")
+
+
+def rung_label(expansion: str, N: int, T: int, q: int) -> str:
+    """``"D(N,K,q)"`` for the degree expansion, ``"R(N,E,q)"`` for the resummed one."""
+    return f"{'D' if expansion == 'degree' else 'R'}({N},{T},{q})"
 
 
 def ladder_estimates(
     mlp: TwoLayerMLP,
     outputs: Sequence[Any],
-    ladder: Sequence[tuple[int, int, int]],
+    ladder: Sequence[Sequence[Any]],
     backend: str = "numpy",
     cache: Any = None,
 ) -> list[dict[str, Any]]:
-    """shinnet's estimate of ``E[psi(f)]`` at every rung (N, K, q) and every psi.
+    """shinnet's estimate of ``E[psi(f)]`` at every rung and every psi.
 
-    Returns one dict per (rung, psi): ``N, K, q, output, value, flops, flops_with_advice,
-    budget_truncation, budget_series, last_term, kappa`` (dict n -> kappa_n at degree K).
-    Cost: one ``shinnet.cumulants(mlp, N, K)`` per distinct (N, K); the series are O(q^2) each.
+    A rung is ``(N, K, q)`` (degree expansion, MATH.md section 3) or ``(expansion, N, T, q)``
+    with ``expansion`` ``"degree"`` (T = K) or ``"resummed"`` (section 8, T = E the cosine order).
+    Returns one dict per (rung, psi): ``expansion, N, K, E, q, rung, output, value, flops,
+    flops_with_advice, budget_truncation, budget_series, series_terms, kappa`` (dict n -> kappa_n),
+    with ``K = -1`` on resummed rows and ``E = -1`` on degree rows.  FLOPs with advice add the
+    engine's ``build_flops`` (shin tensors and dense tensors; for the resummed expansion the
+    power shin tensors' vertex weights and the dense block tensors), as ``shinnet.estimate`` does.
+    Cost: one ``shinnet.cumulants`` call per distinct (expansion, N, T); the series are O(q^2) each.
     """
     from shinnet import series
     from shinnet.contract import PathCache, cumulants
     from shinnet.estimate import propagated_weights
 
-    if any(K < 2 for _, K, _ in ladder):
-        raise ValueError("ladder rungs need max degree K >= 2 (the engine's partial sums start at K = 2)")
+    rungs = [normalise_rung(r) for r in ladder]
+    if any(e == "degree" and T < 2 for e, _, T, _ in rungs):
+        raise ValueError("degree rungs need max degree K >= 2 (the engine's partial sums start at K = 2)")
+    if any(e == "resummed" and T < 0 for e, _, T, _ in rungs):
+        raise ValueError("resummed rungs need a cosine order E >= 0")
     cache = PathCache() if cache is None else cache
-    results: dict[tuple[int, int], Any] = {}
+    results: dict[tuple[str, int, int], Any] = {}
     rows = []
-    for N, K, q in ladder:
-        if (N, K) not in results:
-            results[N, K] = cumulants(mlp, N, K, backend=backend, warn=False, cache=cache)
-        res = results[N, K]
+    for expansion, N, T, q in rungs:
+        if (expansion, N, T) not in results:
+            if expansion == "degree":
+                results[expansion, N, T] = cumulants(mlp, N, T, backend=backend, warn=False, cache=cache)
+            else:
+                results[expansion, N, T] = cumulants(mlp, N, expansion="resummed", max_edges=T, backend=backend,
+                                                     warn=False, cache=cache)
+        res = results[expansion, N, T]
         kappa = {n: float(v) for n, v in res.kappa.items()}
         partial = {n: [float(v) for v in s] for n, s in res.partial_sums.items()}
         for psi in outputs:
@@ -121,9 +151,11 @@ def ladder_estimates(
             weights = propagated_weights(psi, kappa, N)
             last = float(abs(value.last_term)) if q > 0 else (abs(kappa[3]) * weights[3] if N >= 3 else 0.0)
             rows.append({
-                "N": N, "K": K, "q": q, "output": getattr(psi, "name", psi), "value": float(value),
+                "expansion": expansion, "N": N, "K": T if expansion == "degree" else -1,
+                "E": T if expansion == "resummed" else -1, "q": q, "rung": rung_label(expansion, N, T, q),
+                "output": getattr(psi, "name", psi), "value": float(value),
                 "flops": float(res.flops), "flops_with_advice": float(res.flops) + float(res.build_flops),
-                "budget_truncation": _truncation_signal(partial, N, K, weights), "budget_series": last,
+                "budget_truncation": _truncation_signal(partial, N, weights), "budget_series": last,
                 "series_terms": [float(t) for t in value.terms], "kappa": kappa,
             })
     return rows
@@ -141,7 +173,7 @@ def race_rows(
     truths = ground_truths(mlp, outputs=grid.outputs, target_stderr=grid.truth_stderr, seed=seed,
                            max_samples=grid.truth_max_samples, cache_dir=cache_dir, use_cache=use_cache)
     t0 = time.perf_counter()
-    ests = ladder_estimates(mlp, grid.outputs, grid.ladder)
+    ests = ladder_estimates(mlp, grid.outputs, grid.rungs())
     wall = time.perf_counter() - t0
     rows = []
     for est in ests:
@@ -153,7 +185,8 @@ def race_rows(
         row = {
             "target": spec.target if spec else "custom", "hidden": mlp.hidden.name, "output": psi,
             "d": mlp.d, "m": mlp.m, "seed": spec.seed if spec else -1,
-            "N": est["N"], "K": est["K"], "q": est["q"],
+            "expansion": est["expansion"], "rung": est["rung"], "N": est["N"], "K": est["K"], "E": est["E"],
+            "q": est["q"],
             "value": est["value"], "truth": truth.value, "truth_stderr": truth.stderr,
             "truth_n_samples": truth.n_samples, "var_y": var_y, "sq_err": sq,
             "nmse": sq / var_y if var_y > 0 else float("nan"),
@@ -198,23 +231,29 @@ def run_race(
     return rows
 
 
-def family_table(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("target", "output")) -> list[dict[str, Any]]:
-    """FLOP ratios at equal MSE per family and rung.
+def _rung_key(r: Mapping[str, Any]) -> tuple[str, int, int, int]:
+    """``(expansion, N, K or E, q)`` of a row (rows without ``expansion`` are degree rows)."""
+    expansion = r.get("expansion", "degree")
+    return (expansion, int(r["N"]), int(r["K"] if expansion == "degree" else r["E"]), int(r["q"]))
 
-    Within each (family, rung), the squared errors are first averaged over seeds per model
-    (same d, m, hidden), giving one ``MSE/Var(y)`` per model and a ratio
-    ``flops_per_sample / (nmse * F)``; the family's entry is the median of those model ratios
-    (without and with advice), with the number of models, how many shinnet wins (ratio > 1)
-    and how many contain unresolved rows.
+
+def model_medians(rows: Sequence[Mapping[str, Any]], by: Sequence[str]) -> list[dict[str, Any]]:
+    """Per group ``by`` and rung: seed-averaged per-model ratios, then medians over models.
+
+    Models are told apart by (hidden, d, m, target, output).  Within a model the squared errors
+    are averaged over seeds, giving one ``nmse = mean sq_err / Var(y)`` and FLOP ratios
+    ``flops_per_sample / (nmse * F)`` without and with advice.  Returns per (group, rung) the
+    medians over models, the number of models, how many shinnet wins (ratio > 1) and how many
+    contain unresolved rows, plus the median FLOPs (without and with advice).
     """
     groups: dict[tuple, dict[tuple, list[Mapping[str, Any]]]] = {}
     for r in rows:
-        fam = tuple(r[k] for k in by) + ((r["N"], r["K"], r["q"]),)
+        fam = tuple(r[k] for k in by) + (_rung_key(r),)
         model = (r["hidden"], r["d"], r["m"], r["target"], r["output"])
         groups.setdefault(fam, {}).setdefault(model, []).append(r)
     out = []
     for fam, models in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        ratios, ratios_adv, nmses, unresolved = [], [], [], 0
+        ratios, ratios_adv, nmses, fl, fla, unresolved = [], [], [], [], [], 0
         for members in models.values():
             nmse = float(np.mean([m["nmse"] for m in members]))
             fps = members[0]["flops_per_sample"]
@@ -223,11 +262,28 @@ def family_table(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("target
             ratios.append(fps / (nmse * F) if nmse > 0 else float("inf"))
             ratios_adv.append(fps / (nmse * Fa) if nmse > 0 else float("inf"))
             nmses.append(nmse)
+            fl.append(F)
+            fla.append(Fa)
             unresolved += any(m["unresolved"] for m in members)
-        N, K, q = fam[-1]
-        out.append({**dict(zip(by, fam[:-1])), "N": N, "K": K, "q": q, "models": len(models),
+        expansion, N, T, q = fam[-1]
+        out.append({**dict(zip(by, fam[:-1])), "expansion": expansion, "rung": rung_label(expansion, N, T, q),
+                    "N": N, "K": T if expansion == "degree" else -1, "E": T if expansion == "resummed" else -1,
+                    "q": q, "models": len(models), "median_flops": float(np.median(fl)),
+                    "median_flops_advice": float(np.median(fla)),
                     "median_nmse": float(np.median(nmses)), "median_ratio": float(np.median(ratios)),
                     "median_ratio_advice": float(np.median(ratios_adv)),
                     "wins": int(sum(x > 1 for x in ratios)), "wins_advice": int(sum(x > 1 for x in ratios_adv)),
                     "unresolved_models": int(unresolved)})
     return out
+
+
+def family_table(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("target", "output")) -> list[dict[str, Any]]:
+    """FLOP ratios at equal MSE per family (default target x output) and rung (expansion, N, K or E, q).
+
+    Within each (family, rung), the squared errors are first averaged over seeds per model
+    (same d, m, hidden), giving one ``MSE/Var(y)`` per model and a ratio
+    ``flops_per_sample / (nmse * F)``; the family's entry is the median of those model ratios
+    (without and with advice), with the number of models, how many shinnet wins (ratio > 1)
+    and how many contain unresolved rows (:func:`model_medians`).
+    """
+    return model_medians(rows, by)

@@ -14,6 +14,10 @@ Presets (``PRESETS``):
   truth to stderr 3e-4 or 2^19 samples.  About 20-30 minutes on a loaded 2-core CPU.
 - ``tiny``: d = 4, m = 64, hidden tanh, outputs identity/tanh, target random, seed 0; for tests.
 
+Every preset races both expansions (``expansions``): the degree expansion (MATH.md section 3) on
+``ladder`` rungs (N, K, q) and the resummed expansion (section 8) on ``resummed_ladder`` rungs
+(N, E, q), E the cosine order; :meth:`Grid.rungs` lists them as ``(expansion, N, K or E, q)``.
+
 Models: ``random`` is ``zoo.random_mlp(d, m, hidden, seed=seed, bias_scale=0.5, c=0.2)`` (a bias so
 that odd activations do not make f symmetric); the others ``zoo.trained_mlp(d, m, target,
 seed=seed, hidden=hidden, bias_scale=0.5)``, saved under ``<cache dir>/models/`` (``.npz``, no
@@ -31,11 +35,17 @@ from typing import Any, Iterator
 
 from shinnet.model import TwoLayerMLP
 
-__all__ = ["Grid", "ModelSpec", "PRESETS", "preset", "build_model", "DEFAULT_LADDER"]
+__all__ = ["Grid", "ModelSpec", "PRESETS", "preset", "build_model", "DEFAULT_LADDER", "DEFAULT_RESUMMED_LADDER",
+           "EXPANSIONS"]
 
 #: (order N, max degree K, series order q) rungs of the mechanistic estimate, cheapest first
 DEFAULT_LADDER: tuple[tuple[int, int, int], ...] = ((2, 2, 0), (3, 3, 1), (3, 4, 1), (4, 4, 2), (4, 5, 2))
 FULL_LADDER: tuple[tuple[int, int, int], ...] = DEFAULT_LADDER + ((4, 6, 2), (5, 6, 3))
+#: (order N, cosine order E, series order q) rungs of the resummed expansion, cheapest first
+DEFAULT_RESUMMED_LADDER: tuple[tuple[int, int, int], ...] = ((2, 2, 0), (3, 3, 1), (4, 3, 2), (4, 4, 2))
+FULL_RESUMMED_LADDER: tuple[tuple[int, int, int], ...] = DEFAULT_RESUMMED_LADDER + ((4, 5, 2), (5, 5, 3))
+#: the expansions a race can run (``Grid.expansions``)
+EXPANSIONS: tuple[str, ...] = ("degree", "resummed")
 
 _MODEL_CACHE_VERSION = 1
 
@@ -70,6 +80,11 @@ class Grid:
     outputs : tuple of str
         Output activations psi evaluated on every model.
     ladder : tuple of (N, K, q)
+        Degree-expansion rungs (used when ``"degree" in expansions``).
+    resummed_ladder : tuple of (N, E, q)
+        Resummed-expansion rungs, E the cosine order (used when ``"resummed" in expansions``).
+    expansions : tuple of str
+        Subset of ``("degree", "resummed")``.
     truth_stderr : float
         Target standard error of the ground truth (control-variate Monte Carlo; see
         :mod:`shinnet.study.groundtruth`), capped at ``truth_max_samples``.
@@ -85,17 +100,36 @@ class Grid:
     targets: tuple[str, ...]
     seeds: tuple[int, ...]
     ladder: tuple[tuple[int, int, int], ...] = DEFAULT_LADDER
+    resummed_ladder: tuple[tuple[int, int, int], ...] = DEFAULT_RESUMMED_LADDER
+    expansions: tuple[str, ...] = EXPANSIONS
     truth_stderr: float = 2e-4
     truth_max_samples: int = 2**21
     train_steps: int = 400
 
     def __post_init__(self) -> None:
-        for name in ("d", "m", "hidden", "outputs", "targets", "seeds", "ladder"):
+        for name in ("d", "m", "hidden", "outputs", "targets", "seeds", "expansions"):
             if len(getattr(self, name)) == 0:
                 raise ValueError(f"grid field {name!r} is empty")
+        bad = [e for e in self.expansions if e not in EXPANSIONS]
+        if bad:
+            raise ValueError(f"unknown expansion(s) {bad}; use a subset of {EXPANSIONS}")
+        if "degree" in self.expansions and not self.ladder:
+            raise ValueError("grid field 'ladder' is empty but expansions include 'degree'")
+        if "resummed" in self.expansions and not self.resummed_ladder:
+            raise ValueError("grid field 'resummed_ladder' is empty but expansions include 'resummed'")
         for N, K, q in self.ladder:
-            if N < 2 or K < 1 or not 0 <= q <= N - 2:
-                raise ValueError(f"ladder rung (N, K, q) = {(N, K, q)} needs N >= 2, K >= 1, 0 <= q <= N - 2")
+            if N < 2 or K < 2 or not 0 <= q <= N - 2:
+                raise ValueError(f"ladder rung (N, K, q) = {(N, K, q)} needs N >= 2, K >= 2, 0 <= q <= N - 2")
+        for N, E, q in self.resummed_ladder:
+            if N < 2 or E < 0 or not 0 <= q <= N - 2:
+                raise ValueError(f"resummed_ladder rung (N, E, q) = {(N, E, q)} needs N >= 2, E >= 0, 0 <= q <= N - 2")
+
+    def rungs(self) -> list[tuple[str, int, int, int]]:
+        """``(expansion, N, K or E, q)`` for every rung of the expansions raced, degree first."""
+        out = [("degree", *r) for r in self.ladder] if "degree" in self.expansions else []
+        if "resummed" in self.expansions:
+            out += [("resummed", *r) for r in self.resummed_ladder]
+        return out
 
     def models(self) -> Iterator[ModelSpec]:
         """Every ModelSpec of the grid (cheap ones first: d, then m, vary slowest)."""
@@ -106,7 +140,7 @@ class Grid:
         return len(self.d) * len(self.m) * len(self.hidden) * len(self.targets) * len(self.seeds)
 
     def with_(self, **changes: Any) -> "Grid":
-        """A copy with some fields replaced (tuples accepted as lists)."""
+        """A copy with some fields replaced (lists accepted for tuples)."""
         return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
 
 
@@ -115,7 +149,7 @@ PRESETS: dict[str, Grid] = {
         d=(8, 16, 32), m=(1024, 4096, 16384, 65536), hidden=("relu", "gelu", "tanh", "erf"),
         outputs=("identity", "relu", "tanh", "sigmoid"),
         targets=("random", "linear", "radial", "relu_shift", "product"), seeds=(0, 1, 2),
-        ladder=FULL_LADDER, truth_stderr=5e-5, truth_max_samples=2**28,
+        ladder=FULL_LADDER, resummed_ladder=FULL_RESUMMED_LADDER, truth_stderr=5e-5, truth_max_samples=2**28,
     ),
     "small": Grid(
         d=(8, 16), m=(1024, 4096), hidden=("relu", "tanh", "erf"), outputs=("identity", "tanh", "relu"),
@@ -124,7 +158,8 @@ PRESETS: dict[str, Grid] = {
     ),
     "tiny": Grid(
         d=(4,), m=(64,), hidden=("tanh",), outputs=("identity", "tanh"), targets=("random",), seeds=(0,),
-        ladder=((2, 2, 0), (3, 3, 1), (4, 3, 2)), truth_stderr=2e-3, truth_max_samples=2**15, train_steps=50,
+        ladder=((2, 2, 0), (3, 3, 1), (4, 3, 2)), resummed_ladder=((2, 1, 0), (3, 2, 1), (4, 2, 2)),
+        truth_stderr=2e-3, truth_max_samples=2**15, train_steps=50,
     ),
 }
 
