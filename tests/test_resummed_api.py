@@ -109,3 +109,21 @@ def test_clear_errors_for_missing_truncations_and_bad_options(relu):
 
     with pytest.raises(ValueError, match="powers <= 2"):
         shinnet.cumulants(power_shin_tensors(relu, 2, 4), 3, expansion="resummed", max_edges=2)
+
+
+def test_settling_scales_movement_by_kappa2_power_so_near_zero_cumulants_do_not_decide():
+    """A series whose kappa_3 is ~0 but moves by 1e-6 must not look worse than one whose kappa_4
+    moves by 0.14 (the measured failure of the old |kappa_n| scaling on a trained tanh network)."""
+    from types import SimpleNamespace
+
+    from shinnet.contract.auto import settling
+
+    degree = SimpleNamespace(settings={"expansion": "degree"}, kappa={2: 0.35, 3: 1e-8, 4: -0.095},
+                             partial_sums={2: [0.34, 0.35, 0.35], 3: [0.0, -1e-6, 1e-8], 4: [-0.09, -0.094, -0.095]})
+    resummed = SimpleNamespace(settings={"expansion": "resummed"}, kappa={2: 0.35, 3: 1e-8, 4: -0.121},
+                               partial_sums={2: [0.3, 0.35, 0.35], 3: [0.0, 1e-8, 1e-8], 4: [-0.04, -0.14, -0.121]})
+    s_deg, s_res = settling(degree), settling(resummed)
+    # degree: kappa_4 moved 0.005 -> 0.005 / 0.35^2 = 0.041; resummed: |t_E| + |t_{E-1}| = 0.019 + 0.1
+    assert s_deg == pytest.approx(max(0.01 / 0.35, 1.0e-8 / 0.35**1.5, 0.005 / 0.35**2), rel=1e-12)
+    assert s_res == pytest.approx(0.119 / 0.35**2, rel=1e-9)
+    assert s_deg < s_res

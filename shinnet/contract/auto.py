@@ -8,9 +8,12 @@
 2. otherwise compute the resummed series; if the greedy ``lambda*`` over sets of ``order`` units
    is ``< 1`` it converges geometrically: ``resummed``;
 3. otherwise (both series are only asymptotic) compute the degree expansion too and keep the one
-   whose partial sums settle better: the smaller ``max_{n >= 2} movement_n / |value_n|``, where
-   movement is ``|S(K) - S(K-2)|`` (degree; two steps for parity) or ``|t_E| + |t_{E-1}|``
-   (resummed, the last two terms).  Both results' numbers are kept in ``settings["auto"]``.
+   whose partial sums settle better: the smaller ``max_{n >= 2} movement_n / kappa_2^{n/2}``,
+   where movement is ``|S(K) - S(K-2)|`` (degree; two steps for parity) or ``|t_E| + |t_{E-1}|``
+   (resummed, the last two terms).  The scale ``kappa_2^{n/2} = s^n`` is the natural size of
+   kappa_n (its standardised form kappa_n / s^n is what enters E[psi(f)]); dividing by
+   ``|kappa_n|`` instead would let a cumulant that happens to be near zero decide the choice.
+   Both results' numbers are kept in ``settings["auto"]``.
 
 A ``PowerShinTensors`` input always takes the resummed expansion.
 """
@@ -31,9 +34,10 @@ _RESUMMED_FORMS = ("auto", "hidden", "dspace")
 
 
 def settling(result: CumulantResult) -> float:
-    """``max_{n >= 2} movement_n / |kappa_n|`` (see the module docstring); inf when undefined."""
+    """``max_{n >= 2} movement_n / kappa_2^{n/2}`` (see the module docstring); inf when undefined."""
     worst = 0.0
     resummed = result.settings.get("expansion") == "resummed"
+    var = float(result.kappa[2]) if 2 in result.kappa else float("nan")
     for n, sums in result.partial_sums.items():
         if n < 2 or not sums:
             continue
@@ -43,8 +47,10 @@ def settling(result: CumulantResult) -> float:
             move = abs(t[-1]) + (abs(t[-2]) if len(t) > 1 else 0.0)
         else:
             move = abs(s[-1] - s[-3]) if len(s) >= 3 else float("inf")
-        scale = abs(s[-1])
-        worst = max(worst, move / scale if scale > 0 else (0.0 if move == 0 else float("inf")))
+        scale = var ** (n / 2) if var > 0 else float("nan")
+        if not scale > 0:
+            return float("inf")
+        worst = max(worst, move / scale)
     return worst
 
 
