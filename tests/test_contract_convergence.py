@@ -27,19 +27,25 @@ class Sine(Activation):
         return np.exp(-0.5 * r[:, None] ** 2) * np.sin(b[:, None] + k[None, :] * np.pi / 2)
 
 
-def _sine_model(trained: bool, seed: int = 0) -> TwoLayerMLP:
+def _sine_model(trained: bool, seed: int = 0, hidden: object = None) -> TwoLayerMLP:
+    """d = 3, m = 8 units through a smooth activation: the sine stand-in (exact coefficients,
+    weights ~0.9/sqrt(d) per entry), or the registered erf / tanh with *small* weights
+    (~0.5/sqrt(d)): at 0.9 their degree-8 truncation still misses kappa_3/kappa_4 by 10-40 s.e.
+    (measured), the MATH.md section 3 caveat that only small weights make the Hermite tail
+    negligible at moderate K."""
+    act = Sine() if hidden is None else activations.get(hidden)
     d, m = 3, 8
     rng = np.random.default_rng(seed)
-    W = 0.9 * rng.standard_normal((m, d)) / np.sqrt(d)
+    W = (0.9 if hidden is None else 0.5) * rng.standard_normal((m, d)) / np.sqrt(d)
     b = 0.8 * rng.standard_normal(m)
     if trained:  # second layer fitted by ridge regression to a target, as training the last layer does
         X = rng.standard_normal((4000, d))
-        H = np.sin(X @ W.T + b)
+        H = act.value(X @ W.T + b)
         y = np.sin(X[:, 0]) * X[:, 1] + 0.3 * X[:, 2] ** 2
         a = np.linalg.solve(H.T @ H + 1e-3 * np.eye(m), H.T @ y)
     else:
         a = rng.standard_normal(m) / np.sqrt(m)
-    return TwoLayerMLP(W=W, b=b, a=a, c=0.1, hidden=Sine())
+    return TwoLayerMLP(W=W, b=b, a=a, c=0.1, hidden=act)
 
 
 def _mc_cumulants(model, n_samples, seed, n_batches=40):
@@ -58,9 +64,10 @@ def _mc_cumulants(model, n_samples, seed, n_batches=40):
     return est, se
 
 
+@pytest.mark.parametrize("hidden", [None, "erf", "tanh"], ids=["sine", "erf", "tanh"])
 @pytest.mark.parametrize("trained", [False, True])
-def test_smooth_activation_cumulants_agree_with_monte_carlo_and_gap_shrinks_with_K(trained):
-    model = _sine_model(trained)
+def test_smooth_activation_cumulants_agree_with_monte_carlo_and_gap_shrinks_with_K(trained, hidden):
+    model = _sine_model(trained, hidden=hidden)
     est, se = _mc_cumulants(model, 10**6, seed=1)
     res = {K: cumulants(model, 4, K) for K in (2, 8)}
     for n in range(1, 5):
