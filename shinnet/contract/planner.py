@@ -87,6 +87,23 @@ def materialise_cost(diagram: Any, rep: str, ctx: PlanContext) -> tuple[float, s
     return cost, new
 
 
+def _cheapest_fitting(diagram: Any, reps: list[str], ctx: PlanContext, refused: list[str]) -> Plan | None:
+    """The plan among ``reps`` with the least contraction + materialisation cost whose largest
+    tensor fits ``ctx.memory_limit``; appends a note to ``refused`` for each that does not fit."""
+    best: Plan | None = None
+    best_total = float("inf")
+    for rep in reps:
+        plan = _make_plan(diagram, rep, ctx)
+        nbytes = plan.max_size * ctx.itemsize
+        if nbytes > ctx.memory_limit:
+            refused.append(f"{rep}: {nbytes:.3g} bytes")
+            continue
+        total = plan.cost + materialise_cost(diagram, rep, ctx)[0]
+        if total < best_total:
+            best, best_total = plan, total
+    return best
+
+
 def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
     """The cheapest plan among the candidate representations that fit in memory.
 
@@ -124,31 +141,12 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
                     f"limit of {ctx.memory_limit:.3g} bytes; use representation='factored' or 'auto'"
                 )
         reps = [representation]
-    best: Plan | None = None
-    best_total = float("inf")
-    refused = []
-    for rep in reps:
-        plan = _make_plan(diagram, rep, ctx)
-        nbytes = plan.max_size * ctx.itemsize
-        if nbytes > ctx.memory_limit:
-            refused.append(f"{rep}: {nbytes:.3g} bytes")
-            continue
-        total = plan.cost + materialise_cost(diagram, rep, ctx)[0]
-        if best is None or total < best_total:
-            best, best_total = plan, total
+    refused: list[str] = []
+    best = _cheapest_fitting(diagram, reps, ctx, refused)
     if best is None and representation == "auto" and ctx.m is not None:
         # the cheap candidates did not fit: try the ones "auto" skips for path-search cost
-        for rep in ("factored", "mixed"):
-            if rep in reps or (rep == "mixed" and not ctx.has_dense):
-                continue
-            plan = _make_plan(diagram, rep, ctx)
-            nbytes = plan.max_size * ctx.itemsize
-            if nbytes > ctx.memory_limit:
-                refused.append(f"{rep}: {nbytes:.3g} bytes")
-                continue
-            total = plan.cost + materialise_cost(diagram, rep, ctx)[0]
-            if best is None or total < best_total:
-                best, best_total = plan, total
+        extra = [r for r in ("factored", "mixed") if r not in reps and (r != "mixed" or ctx.has_dense)]
+        best = _cheapest_fitting(diagram, extra, ctx, refused)
     if best is None:
         raise MemoryError(
             f"diagram {diagram.key}: every representation's largest tensor exceeds the memory limit of "
