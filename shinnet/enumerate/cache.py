@@ -29,11 +29,13 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
-__all__ = ["FILE_VERSION", "default_cache_dir", "resolve_cache_dir", "read_table", "write_table"]
+__all__ = ["FILE_VERSION", "default_cache_dir", "resolve_cache_dir", "read_table", "write_table", "load_or_build"]
+
+T = TypeVar("T")
 
 FILE_VERSION = 1
 _FORMAT = "shinnet-diagram-table"
@@ -155,3 +157,31 @@ def write_table(path: Path, header: Mapping[str, Any], arrays: Mapping[str, np.n
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+def load_or_build(
+    cache_dir: str | None,
+    name: str,
+    header: Mapping[str, Any],
+    build: Callable[[], T],
+    encode: Callable[[T], Mapping[str, np.ndarray]],
+    decode: Callable[[Mapping[str, np.ndarray]], T],
+) -> T:
+    """A table from ``<cache_dir>/<name>`` if a valid file matching ``header`` is there, else
+    ``build()`` it and write it (atomically).  ``cache_dir=None`` builds without touching disk.
+
+    A file that passes the header and checksum checks but decodes with ``KeyError``/``ValueError``
+    (the wrong layout) is rebuilt, never trusted.
+    """
+    if cache_dir is None:
+        return build()
+    path = table_path(Path(cache_dir), name)
+    arrays = read_table(path, header)
+    if arrays is not None:
+        try:
+            return decode(arrays)
+        except (KeyError, ValueError):  # checksummed but of the wrong layout: rebuild
+            pass
+    table = build()
+    write_table(path, header, encode(table))
+    return table

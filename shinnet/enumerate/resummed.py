@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shinnet.enumerate.cache import read_table, resolve_cache_dir, table_path, write_table
+from shinnet.enumerate.cache import load_or_build, resolve_cache_dir
 from shinnet.enumerate.canonical import canonical_labelling
 from shinnet.enumerate.diagram import multiplicities_from_edges
 from shinnet.enumerate.generate import connected_multigraphs, degree_sequences
@@ -179,19 +179,9 @@ def _decode(order: int, arrays) -> tuple[ResummedDiagram, ...]:
 
 @lru_cache(maxsize=256)
 def _table(order: int, n_edges: int, cache_dir: str | None) -> tuple[ResummedDiagram, ...]:
-    if cache_dir is None:
-        return _build(order, n_edges)
-    path = table_path(Path(cache_dir), f"resummed_n{order}_E{n_edges}")
     header = {"kind": "resummed", "generator": RESUMMED_GENERATOR_VERSION, "order": order, "n_edges": n_edges}
-    arrays = read_table(path, header)
-    if arrays is not None:
-        try:
-            return _decode(order, arrays)
-        except (KeyError, ValueError):
-            pass
-    table = _build(order, n_edges)
-    write_table(path, header, _encode(table))
-    return table
+    return load_or_build(cache_dir, f"resummed_n{order}_E{n_edges}", header,
+                         lambda: _build(order, n_edges), _encode, lambda arrays: _decode(order, arrays))
 
 
 def resummed_diagrams(

@@ -14,11 +14,10 @@ import os
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
-from pathlib import Path
 
 import numpy as np
 
-from shinnet.enumerate.cache import read_table, resolve_cache_dir, table_path, write_table
+from shinnet.enumerate.cache import load_or_build, resolve_cache_dir
 from shinnet.enumerate.diagram import Diagram
 from shinnet.enumerate.generate import _check_range, connected_multigraphs, degree_sequences
 
@@ -93,19 +92,10 @@ def _table(order: int, top: int, cache_dir: str | None) -> tuple[Diagram, ...]:
 
 
 def _load_or_build(order: int, top: int, cache_dir: str | None) -> tuple[Diagram, ...]:
-    if cache_dir is None:
-        return _build_table(order, top)
-    path = table_path(Path(cache_dir), f"connected_n{order}_top{top}")
     header = {"kind": "connected", "generator": GENERATOR_VERSION, "order": order, "top": top}
-    arrays = read_table(path, header)
-    if arrays is not None:
-        try:
-            return _decode(order, arrays)
-        except (KeyError, ValueError):  # checksummed but of the wrong layout: rebuild
-            pass
-    table = _build_table(order, top)
-    write_table(path, header, _encode(table, order))
-    return table
+    return load_or_build(cache_dir, f"connected_n{order}_top{top}", header,
+                         lambda: _build_table(order, top), lambda table: _encode(table, order),
+                         lambda arrays: _decode(order, arrays))
 
 
 def clear_memo() -> None:
