@@ -12,27 +12,11 @@ import numpy as np
 
 from shinnet import activations
 from shinnet.activations import Activation
+from shinnet.validation import readonly_float_array
 
 __all__ = ["TwoLayerMLP"]
 
 _FORMAT_VERSION = 1
-
-
-def _as_float_array(name: str, value: Any, ndim: int) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where})")
-    arr.setflags(write=False)
-    return arr
 
 
 def _activation_spec(act: Activation) -> dict[str, Any]:
@@ -87,12 +71,12 @@ class TwoLayerMLP:
     output: Activation = field(default="identity")  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        W = _as_float_array("W", self.W, 2)
+        W = readonly_float_array("W", self.W, 2)
         m, d = W.shape
         if m == 0 or d == 0:
             raise ValueError(f"W must have at least one row and one column, got shape {W.shape}")
-        b = _as_float_array("b", self.b, 1)
-        a = _as_float_array("a", self.a, 1)
+        b = readonly_float_array("b", self.b, 1)
+        a = readonly_float_array("a", self.a, 1)
         if b.shape != (m,):
             raise ValueError(f"b must have shape ({m},) to match W of shape {W.shape}, got {b.shape}")
         if a.shape != (m,):
@@ -170,8 +154,8 @@ class TwoLayerMLP:
         With ``cov = L L^T`` (Cholesky; eigen-decomposition if only semidefinite),
         ``W -> W L`` and ``b -> b + W mean`` (MATH.md section 1).
         """
-        mean = _as_float_array("mean", mean, 1)
-        cov = _as_float_array("cov", cov, 2)
+        mean = readonly_float_array("mean", mean, 1)
+        cov = readonly_float_array("cov", cov, 2)
         if mean.shape != (self.d,) or cov.shape != (self.d, self.d):
             raise ValueError(f"mean must have shape ({self.d},) and cov ({self.d}, {self.d})")
         if not np.allclose(cov, cov.T, rtol=1e-12, atol=1e-14 * np.abs(cov).max()):

@@ -11,25 +11,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from shinnet import shin_norms
+from shinnet.validation import readonly_float_array  # re-exported: the one implementation
 
 __all__ = ["readonly_float_array", "check_symmetric", "memory_limit", "check_fits", "validate_advice"]
 
 #: ``dense()``/``gram()`` refuse arrays larger than this fraction of the available memory
 MEMORY_FRACTION = 0.25
 SYMMETRY_RTOL = 1e-12
-
-
-def readonly_float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
-    """A read-only float64 copy of ``value``; raises if the rank is wrong or entries are not finite."""
-    arr = np.array(value, dtype=np.float64, copy=True)
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where})")
-    arr.setflags(write=False)
-    return arr
 
 
 def check_symmetric(name: str, T: np.ndarray, rtol: float = SYMMETRY_RTOL) -> None:
