@@ -27,26 +27,15 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 from math import factorial
-from typing import Iterator
 
 import numpy as np
+
+from shinnet.combinatorics import set_partitions
 
 __all__ = ["MAX_ORDER", "power_sums", "kstat", "kstats", "jackknife_stderr"]
 
 #: highest k-statistic order supported (the polynomials exist for any order; 8 keeps it cheap)
 MAX_ORDER = 8
-
-
-def _set_partitions(items: list[int]) -> Iterator[list[list[int]]]:
-    """All set partitions of ``items`` (Bell(len) of them)."""
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _set_partitions(rest):
-        yield [[first], *part]
-        for i in range(len(part)):
-            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
 
 
 def _mobius(size: int) -> int:
@@ -62,7 +51,7 @@ def _augmented_symmetric(parts: tuple[int, ...]) -> dict[tuple[int, ...], int]:
     coefficient.
     """
     poly: Counter[tuple[int, ...]] = Counter()
-    for sigma in _set_partitions(list(range(len(parts)))):
+    for sigma in set_partitions(list(range(len(parts)))):
         coef = 1
         monomial = []
         for block in sigma:
@@ -76,7 +65,7 @@ def _augmented_symmetric(parts: tuple[int, ...]) -> dict[tuple[int, ...], int]:
 def _kstat_polynomials(order: int) -> dict[int, dict[tuple[int, ...], int]]:
     """``P_{r,k}``: ``k_r = sum_k P_{r,k}(S) / (n)_k``.  Keyed by k, then by monomial."""
     by_shape: Counter[tuple[int, ...]] = Counter()
-    for pi in _set_partitions(list(range(order))):
+    for pi in set_partitions(list(range(order))):
         by_shape[tuple(sorted((len(block) for block in pi), reverse=True))] += 1
     out: dict[int, Counter[tuple[int, ...]]] = {}
     for shape, count in by_shape.items():

@@ -24,8 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from shinnet.combinatorics import set_partitions
 from shinnet.enumerate.canonical import canonical_labelling
 from shinnet.enumerate.graphs import is_connected
 
@@ -75,17 +76,6 @@ def spanning_connected_sign(n_vertices: int, edges: Sequence[Sequence[int]]) -> 
     return _eps(n, tuple(sorted(simple)))
 
 
-def _set_partitions(items: list[int]) -> Iterator[list[list[int]]]:
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _set_partitions(rest):
-        for b in range(len(part)):
-            yield part[:b] + [[first] + part[b]] + part[b + 1:]
-        yield [[first]] + part
-
-
 def connected_partitions(n_vertices: int, edges: Sequence[Sequence[int]]) -> list[tuple[tuple[int, ...], ...]]:
     """Partitions of ``0..n-1`` into blocks that each induce a connected subgraph of G.
 
@@ -94,7 +84,7 @@ def connected_partitions(n_vertices: int, edges: Sequence[Sequence[int]]) -> lis
     n = int(n_vertices)
     simple = {(min(int(e[0]), int(e[1])), max(int(e[0]), int(e[1]))) for e in edges}
     out = []
-    for part in _set_partitions(list(range(n))):
+    for part in set_partitions(list(range(n))):
         ok = True
         for block in part:
             if len(block) > 1:
