@@ -183,8 +183,18 @@ def _truths(args: argparse.Namespace, mlp: Any, outputs: list[str], fixed_n: boo
                          cache_dir=args.cache_dir, progress=True)
 
 
+def _write_study(out: Path, stem: str, rows: list, plot: Any, columns: list[str]) -> None:
+    """Write ``<stem>.csv`` and ``<stem>.png`` to ``out`` and print the rows as a markdown table."""
+    from shinnet.study import tables
+
+    tables.write_csv(out / f"{stem}.csv", rows)
+    plot(rows, out / f"{stem}.png")
+    print(tables.markdown_table(rows, columns))
+    print(f"wrote {stem}.csv and {stem}.png to {out}")
+
+
 def run_kappa_vs_k(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting, tables
+    from shinnet.study import convergence, plotting
 
     out = _out(args)
     order, K = (3, 3) if args.quick else (args.order, args.max_degree)
@@ -193,15 +203,12 @@ def run_kappa_vs_k(args: argparse.Namespace) -> int:
         truth = _truths(args, mlp, ["identity"], fixed_n=True)["identity"]
         print(f"{label}: Monte Carlo reference from {truth.n_samples} samples")
         rows += convergence.kappa_vs_k(mlp, label, order, K, truth)
-    tables.write_csv(out / "kappa_vs_K.csv", rows)
-    plotting.plot_kappa_vs_k(rows, out / "kappa_vs_K.png")
-    print(tables.markdown_table(rows, ["model", "n", "K", "kappa", "mc_kappa", "mc_stderr"]))
-    print(f"wrote kappa_vs_K.csv and kappa_vs_K.png to {out}")
+    _write_study(out, "kappa_vs_K", rows, plotting.plot_kappa_vs_k, ["model", "n", "K", "kappa", "mc_kappa", "mc_stderr"])
     return 0
 
 
 def run_series_order(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting, tables
+    from shinnet.study import convergence, plotting
 
     out = _out(args)
     max_q, K = (1, 3) if args.quick else (args.max_q, args.max_degree)
@@ -210,11 +217,8 @@ def run_series_order(args: argparse.Namespace) -> int:
         truths = _truths(args, mlp, list(args.outputs))
         print(f"{label}: references from {next(iter(truths.values())).n_samples} samples")
         rows += convergence.series_order_study(mlp, label, truths, max_q, K)
-    tables.write_csv(out / "series_order.csv", rows)
-    plotting.plot_series_order(rows, out / "series_order.png")
-    print(tables.markdown_table(rows, ["model", "output", "q", "value", "error", "error_mc_kappa", "last_term",
-                                       "truth_stderr"]))
-    print(f"wrote series_order.csv and series_order.png to {out}")
+    _write_study(out, "series_order", rows, plotting.plot_series_order, ["model", "output", "q", "value", "error", "error_mc_kappa", "last_term",
+                                       "truth_stderr"])
     return 0
 
 
