@@ -10,25 +10,9 @@ import pytest
 
 import shinnet
 from shinnet import TwoLayerMLP, activations
-from shinnet.activations import Activation
 from shinnet.contract import PathCache, cumulants, cumulants_batch
 from shinnet.hermite import gauss_hermite_rule
-
-
-class Sine(Activation):
-    """sin: ``E[sin^(k)(rZ+b)] = exp(-r^2/2) sin(b + k pi/2)`` (exact), entire, so the Hermite
-    series of f converges in every L^n (shin norms decay like r^k / sqrt(k!))."""
-
-    name = "sine"
-    accuracy = "closed form"
-
-    def value(self, z):
-        return np.sin(z)
-
-    def gaussian_derivative_means(self, k_max, r, b):
-        r, b = activations.as_unit_arrays(r, b)
-        k = np.arange(k_max + 1)
-        return np.exp(-0.5 * r[:, None] ** 2) * np.sin(b[:, None] + k[None, :] * np.pi / 2)
+from reference import Sine
 
 
 def _model(d, m, hidden, seed, bias=0.0, scale=1.0, c=0.0):

@@ -8,23 +8,8 @@ import numpy as np
 import pytest
 
 from shinnet import TwoLayerMLP, activations
-from shinnet.activations import Activation
 from shinnet.contract import ConvergenceWarning, cumulants
-
-
-class Sine(Activation):
-    """sin, with ``E[sin^(k)(rZ+b)] = exp(-r^2/2) sin(b + k pi/2)`` (exact): an entire
-    activation whose Hermite series converges in every L^n (norms ~ r^k / sqrt(k!))."""
-
-    name = "sine"
-
-    def value(self, z):
-        return np.sin(z)
-
-    def gaussian_derivative_means(self, k_max, r, b):
-        r, b = activations.as_unit_arrays(r, b)
-        k = np.arange(k_max + 1)
-        return np.exp(-0.5 * r[:, None] ** 2) * np.sin(b[:, None] + k[None, :] * np.pi / 2)
+from reference import Sine
 
 
 def _sine_model(trained: bool, seed: int = 0, hidden: object = None) -> TwoLayerMLP:

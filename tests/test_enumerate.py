@@ -15,6 +15,7 @@ import shinnet.enumerate as E
 from shinnet.enumerate import Diagram
 from shinnet.enumerate import tables as tables_module
 from shinnet.enumerate.cache import default_cache_dir, read_table, table_path
+from reference import set_partitions
 
 
 @pytest.fixture()
@@ -415,17 +416,6 @@ def test_cli_counts_list_and_draw(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- resummed (section 8)
-def _set_partitions(items):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _set_partitions(rest):
-        yield [[first]] + part
-        for b in range(len(part)):
-            yield part[:b] + [[first] + part[b]] + part[b + 1:]
-
-
 def _labelled_multigraphs(n_vertices, max_edges):
     """Multiplicity assignments to the pairs of labelled vertices, total 0..max_edges."""
     pairs = list(itertools.combinations(range(n_vertices), 2))
@@ -452,7 +442,7 @@ def test_resummed_weights_count_labelled_partitions_with_multigraphs(n, max_edge
     assert len(by_key) == len(generated)
     hits = Counter()
     weight_sum = Fraction(0)
-    for blocks in _set_partitions(list(range(n))):
+    for blocks in set_partitions(list(range(n))):
         powers = [len(b) for b in blocks]
         for edges in _labelled_multigraphs(len(blocks), max_edges):
             if len(blocks) > 1 and not _connected(len(blocks), [(i, j) for i, j, _ in edges]):

@@ -22,26 +22,16 @@ from shinnet.cumulant_vertices import cumulant_vertices
 from shinnet.hermite import gauss_legendre_normal_rule
 from shinnet.power_shin import PowerShinTensors, hidden_unit_value, power_shin_tensors
 from shinnet.shin import shin_tensors
+from reference import set_partitions
 
 PHI = lambda x: np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)  # noqa: E731
 
 
 # ------------------------------------------------------------------ references
-def _set_partitions(items: list[int]):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _set_partitions(rest):
-        yield [[first]] + part
-        for i in range(len(part)):
-            yield part[:i] + [[first] + part[i]] + part[i + 1 :]
-
-
 def _joint_cumulant(labels: list[int], moment) -> float:
     """kappa(X_{l_1}, ..., X_{l_n}) = sum_pi (|pi|-1)! (-1)^{|pi|-1} prod_B E[prod_{i in B} X_{l_i}]."""
     total = 0.0
-    for part in _set_partitions(list(range(len(labels)))):
+    for part in set_partitions(list(range(len(labels)))):
         term = (-1.0) ** (len(part) - 1) * factorial(len(part) - 1)
         for block in part:
             term *= moment(sum(labels[i] == 0 for i in block), sum(labels[i] == 1 for i in block))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import tracemalloc
 from math import factorial
 
@@ -19,7 +18,6 @@ from shinnet.shin_norms import (
     OpNormConvergenceError,
     gram_power_apply,
     gram_power_quadratic_forms,
-    tensor_power_rows,
 )
 
 CUBIC = activations.polynomial([0.3, -1.0, 0.5, 0.25])  # degree 3

@@ -1,0 +1,36 @@
+"""Independent references shared by several test files (kept apart from the library code they check)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shinnet import activations
+from shinnet.activations import Activation
+
+
+class Sine(Activation):
+    """sin, with ``E[sin^(k)(rZ+b)] = exp(-r^2/2) sin(b + k pi/2)`` (exact): an entire
+    activation whose Hermite series converges in every L^n (shin norms ~ r^k / sqrt(k!))."""
+
+    name = "sine"
+    accuracy = "closed form"
+
+    def value(self, z):
+        return np.sin(z)
+
+    def gaussian_derivative_means(self, k_max, r, b):
+        r, b = activations.as_unit_arrays(r, b)
+        k = np.arange(k_max + 1)
+        return np.exp(-0.5 * r[:, None] ** 2) * np.sin(b[:, None] + k[None, :] * np.pi / 2)
+
+
+def set_partitions(items):
+    """All set partitions of ``items`` (a reference written independently of shinnet.combinatorics)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        yield [[first]] + part
+        for i in range(len(part)):
+            yield part[:i] + [[first] + part[i]] + part[i + 1 :]
