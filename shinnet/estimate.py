@@ -90,7 +90,11 @@ def estimate(
     if budget_flops is not None:
         from shinnet.planner import choose_settings
 
-        choice = choose_settings(mlp, budget_flops, backend=backend)
+        from shinnet.contract import PathCache
+
+        # one path cache for pricing the candidates and for the contraction that follows
+        cumulant_options.setdefault("cache", PathCache())
+        choice = choose_settings(mlp, budget_flops, backend=backend, cache=cumulant_options["cache"])
         order, max_degree, tol = choice.order, choice.max_degree, choice.tol
         cumulant_options.setdefault("warn", False)
     if order < 2:
@@ -122,16 +126,11 @@ def estimate(
     for n, sums in res.partial_sums.items():
         if len(sums) >= 2 and n <= order:
             moved += abs(float(sums[-1]) - float(sums[-2])) * weights[n]
-    budget = {
-        "pruned": pruned,
-        "degree_truncation": moved,
-        "series_last_term": float(abs(value.last_term)) if q > 0 else float("nan"),
-    }
-    # order 0 has no "last term" beyond the Gaussian: its error signal is kappa_3's first-order effect
-    if q == 0 and 3 in kappa:
-        budget["series_last_term"] = abs(kappa[3]) * weights.get(3, 0.0)
-    elif q == 0:
-        budget["series_last_term"] = 0.0
+    if q > 0:
+        last = float(abs(value.last_term))
+    else:  # order 0 keeps no term beyond the Gaussian: its signal is kappa_3's first-order effect
+        last = abs(kappa[3]) * weights[3] if 3 in kappa else 0.0
+    budget = {"pruned": pruned, "degree_truncation": moved, "series_last_term": last}
 
     wall = time.perf_counter() - start
     flops = float(res.flops)

@@ -84,8 +84,13 @@ def predicted_flops(d: int, m: int, order: int, max_degree: int, cache: Any = No
     return contraction, advice
 
 
-def choose_settings(mlp: Any, budget_flops: float, backend: str = "numpy", ladder: tuple[tuple[int, int], ...] = LADDER) -> Choice:
-    """Apply the module's rule to ``mlp`` and a budget of ``budget_flops`` FLOPs (with advice)."""
+def choose_settings(mlp: Any, budget_flops: float, backend: str = "numpy", ladder: tuple[tuple[int, int], ...] = LADDER,
+                    cache: Any = None) -> Choice:
+    """Apply the module's rule to ``mlp`` and a budget of ``budget_flops`` FLOPs (with advice).
+
+    ``cache`` (a ``shinnet.contract.PathCache``) receives the paths searched while pricing the
+    candidates; pass the same cache to ``cumulants`` so the chosen candidate is not searched again.
+    """
     from shinnet.contract.pathcache import PathCache
     from shinnet.shin import shin_tensors
 
@@ -95,7 +100,7 @@ def choose_settings(mlp: Any, budget_flops: float, backend: str = "numpy", ladde
     shin = shin_tensors(mlp, top_k)
     lam = np.asarray(shin.lam)
     caps = {n: degree_cap(lam, n) for n in sorted({n for n, _ in ladder})}
-    cache = PathCache()
+    cache = PathCache() if cache is None else cache
     best: Choice | None = None
     for order, k in ladder:
         if k > max(caps[order], 2):
