@@ -63,6 +63,7 @@ def _engine(conn: Any, mlp: Any, order: int, trunc: int, expansion: str) -> None
                "lambda_star": dict(res.settings.get("lambda_star", {}))}
         if expansion == "resummed":
             out["reports"] = {n: {"best_value": r.best_value, "best_edges": r.best_edges, "ratio": r.ratio,
+                                  "settled": r.settled,
                                   "euler": list(r.euler) if r.euler else None}
                               for n, r in res.convergence.items()}
         conn.send(("ok", out))
@@ -164,7 +165,8 @@ def run_case(case: str, order: int, max_edges: int, max_degree: int, samples: in
             terms = [ps[0]] + [b - a for a, b in zip(ps, ps[1:])]
             eul = fmt(rep["euler"][-1]) if rep["euler"] else "-"
             cells += [" / ".join(fmt(v) for v in ps), " / ".join(f"{t:.2g}" for t in terms),
-                      f"{fmt(rep['best_value'])} ({rep['best_edges']})", eul]
+                      f"{fmt(rep['best_value'])} ({rep['best_edges']}"
+                      + ("" if rep.get("settled", True) else ", not settled") + ")", eul]
             row.update(resummed=ps[-1], best=rep["best_value"],
                        euler=rep["euler"][-1] if rep["euler"] else float("nan"),
                        lam=float(run["lambda_star"].get(n, float("nan"))), E=run["trunc"])

@@ -10,7 +10,8 @@ from math import comb
 import numpy as np
 import pytest
 
-from shinnet.contract.lambda_star import euler_partial_sums, lambda_star, resummed_report
+from shinnet.contract.diagnostics import ConvergenceWarning
+from shinnet.contract.lambda_star import euler_partial_sums, lambda_star, resummed_report, warn_if_asymptotic
 from shinnet.enumerate import resummed_diagrams
 from shinnet.enumerate.blocks import (
     connected_partitions,
@@ -121,3 +122,25 @@ def test_report_picks_smallest_pair_of_terms_as_best_truncation_and_flags_asympt
     assert rising.best_edges == 5
     conv = resummed_report(4, [1.0, 0.5, 0.25, 0.125, 0.0625], 0.5)
     assert not conv.asymptotic and conv.ratio == pytest.approx(0.5) and conv.euler is None
+    assert rep.settled and rising.settled and conv.settled
+
+
+def test_report_flags_terms_that_never_fall_as_not_settled_and_the_warning_says_so():
+    # measured: kappa_4 of trained_mlp(16, 4096, "teacher", hidden="tanh"), terms at E = 0..5; the terms peak at
+    # E = 3 and have only fallen to 0.79 of the peak pair by E = 5, so no partial sum is a truncation
+    terms = [-0.00011, -0.00082, -0.041, -0.098, 0.079, -0.061]
+    rep = resummed_report(4, terms, 2.43)
+    assert rep.best_edges == 5 and not rep.settled
+    with pytest.warns(ConvergenceWarning, match="NOT SETTLED"):
+        warn_if_asymptotic({4: rep})
+    # still rising at E_max: not settled, even with lambda* < 1 (the warning names the cure)
+    rising = resummed_report(3, [1e-4, 1e-3, 1e-2], 0.5)
+    assert not rising.asymptotic and not rising.settled
+    with pytest.warns(ConvergenceWarning, match="raise max_edges"):
+        warn_if_asymptotic({3: rising})
+    # a geometric series whose pair size halves exactly at the first step is settled (boundary of the rule)
+    half = resummed_report(2, [2.0, 1.0, 0.5], 0.4)
+    assert half.settled and half.best_edges == 2
+    # a vanishing tail (polynomial sigma, orthonormal units) is settled; a lone nonzero E = 0 term is not
+    assert resummed_report(2, [0.3, 0.0, 0.0], 0.0).settled
+    assert not resummed_report(2, [0.3], 0.0).settled

@@ -29,7 +29,10 @@ import numpy as np
 from shinnet.contract.diagnostics import ConvergenceWarning
 
 __all__ = ["LambdaStar", "lambda_star", "ResummedReport", "resummed_report", "euler_partial_sums",
-           "warn_if_asymptotic"]
+           "warn_if_asymptotic", "SETTLE_FACTOR"]
+
+#: a series counts as settled once its pair size ``|t_E| + |t_{E-1}|`` fell to this fraction of its peak
+SETTLE_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,13 @@ class ResummedReport:
         by small low-E terms before the cosine terms grow.
     best_value : float
         ``partial_sums[best_edges]``.
+    settled : bool
+        Whether the terms have started to fall within ``E <= E_max``: the pair size at
+        ``best_edges`` is at most :data:`SETTLE_FACTOR` (1/2) of the peak pair before it, and
+        ``best_edges`` is not the peak itself.  When False (e.g. terms -0.041, -0.098, +0.079,
+        -0.061 at E = 2..5) no partial sum is reliable: ``best_value`` is then only the least bad
+        partial sum, the warning says so, and a larger ``max_edges`` or the degree expansion is
+        needed.  A series with a single term (E_max = 0) counts as settled only if that term is 0.
     euler : list of float or None
         :func:`euler_partial_sums` with ``lam = lambda_star`` when the series is asymptotic.
     exact_tail : float or None
@@ -188,6 +198,7 @@ class ResummedReport:
     ratio: float
     best_edges: int
     best_value: float
+    settled: bool
     euler: list[float] | None
     exact_tail: float | None
 
@@ -203,11 +214,15 @@ def resummed_report(n: int, terms: Sequence[float], lam: float, exact_variance: 
     sums = list(np.cumsum(t)) if t else []
     pair = [abs(t[E]) + abs(t[E - 1]) for E in range(1, len(t))]
     best = 0
+    settled = bool(t) and all(x == 0.0 for x in t)
     if pair:
         # skip a rising start (small low-E terms before the cosine terms peak): the optimal truncation is
         # the smallest term after the first local maximum of |t_E| + |t_{E-1}|
         start = next((i for i in range(len(pair) - 1) if pair[i] >= pair[i + 1]), len(pair) - 1)
-        best = 1 + start + int(np.argmin(pair[start:]))
+        low = start + int(np.argmin(pair[start:]))
+        best = 1 + low
+        # settled: the terms have fallen to at most half their peak (a non-shrinking tail is not a truncation)
+        settled = pair[low] == 0.0 or (low > start and pair[low] <= SETTLE_FACTOR * pair[start])
     ratio = float("nan")
     if len(t) >= 4:
         num, den = abs(t[-1]) + abs(t[-2]), abs(t[-3]) + abs(t[-4])
@@ -217,25 +232,33 @@ def resummed_report(n: int, terms: Sequence[float], lam: float, exact_variance: 
     euler = euler_partial_sums(t, lam) if asym and t else None
     tail = float(exact_variance) - float(sums[-1]) if (n == 2 and exact_variance is not None and sums) else None
     return ResummedReport(int(n), list(range(len(t))), t, [float(s) for s in sums], float(lam), asym, ratio, best,
-                          float(sums[best]) if sums else 0.0, euler, tail)
+                          float(sums[best]) if sums else 0.0, bool(settled), euler, tail)
 
 
 def warn_if_asymptotic(reports: dict[int, ResummedReport]) -> None:
-    """:class:`ConvergenceWarning` naming the orders with ``lambda* >= 1``, with their best
-    partial sums and term ratios."""
-    bad = [r for n, r in sorted(reports.items()) if r.asymptotic]
+    """:class:`ConvergenceWarning` naming the orders whose E-series is asymptotic (``lambda* >= 1``)
+    or not settled (terms not yet fallen to half their peak, :attr:`ResummedReport.settled`), with
+    their best partial sums and term ratios."""
+    bad = [r for n, r in sorted(reports.items()) if r.asymptotic or not r.settled]
     if not bad:
         return
     parts = [
-        f"kappa_{r.order}: lambda*~{r.lambda_star:.3g}, best partial sum {r.best_value:.6g} at E={r.best_edges}, "
-        f"value at E={r.edges[-1]} {r.partial_sums[-1]:.6g}, last terms "
+        f"kappa_{r.order}: lambda*~{r.lambda_star:.3g}, "
+        + (f"best partial sum {r.best_value:.6g} at E={r.best_edges}, " if r.settled else
+           f"NOT SETTLED (the terms have not fallen to half their peak by E={r.edges[-1]}: no partial sum is "
+           f"reliable; least bad {r.best_value:.6g} at E={r.best_edges}), ")
+        + f"value at E={r.edges[-1]} {r.partial_sums[-1]:.6g}, last terms "
         + ", ".join(f"{x:.3g}" for x in r.terms[-3:])
         + f" (ratio {r.ratio:.3g})"
         for r in bad
     ]
+    head = []
+    if any(r.asymptotic for r in bad):
+        head.append("lambda* >= 1, so the series in the cosines is only asymptotic (MATH.md section 8)")
+    if any(not r.settled for r in bad):
+        head.append("some partial sums over E have not settled (raise max_edges, or use expansion='degree'/'auto')")
     warnings.warn(
-        "resummed expansion: lambda* >= 1, so the series in the cosines is only asymptotic (MATH.md section 8); "
-        + "; ".join(parts),
+        "resummed expansion: " + "; ".join(head) + ": " + "; ".join(parts),
         ConvergenceWarning,
         stacklevel=3,
     )
