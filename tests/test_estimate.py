@@ -165,3 +165,28 @@ def test_budget_flops_chooses_settings_that_fit_and_more_budget_buys_more():
         est = shinnet.estimate(mlp, budget_flops=1e10)
     assert (est.details["order"], est.details["max_degree"]) == (large.order, large.max_degree)
     assert est.flops_with_advice <= 1e10
+
+
+@pytest.mark.parametrize("expansion", ["degree", "resummed"])
+def test_cli_estimate_runs_the_chosen_expansion_and_writes_its_cumulants(tmp_path, capsys, expansion):
+    import json
+
+    from shinnet.cli import main
+
+    mlp = zoo.random_mlp(3, 6, hidden="relu", output="relu", seed=2, bias_scale=0.3)
+    path = tmp_path / "model.npz"
+    mlp.save(path)
+    out = tmp_path / "est.json"
+    args = ["estimate", str(path), "--order", "3", "--max-degree", "3", "--expansion", expansion,
+            "--max-edges", "3", "--reference-samples", "0", "--json", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 0
+        direct = shinnet.estimate(mlp, order=3, max_degree=3, expansion=expansion,
+                                  max_edges=3 if expansion == "resummed" else None, warn=False)
+    payload = json.loads(out.read_text())
+    assert payload["estimate"]["expansion"] == expansion
+    assert payload["estimate"]["value"] == pytest.approx(direct.value, rel=1e-12)
+    for n, v in direct.kappa.items():
+        assert payload["estimate"]["kappa"][str(n)] == pytest.approx(v, rel=1e-12, abs=1e-15)
+    assert f"shinnet ({expansion}, N=3, " in capsys.readouterr().out

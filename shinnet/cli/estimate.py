@@ -32,6 +32,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("model", help="a zoo name (see shinnet.zoo) or a saved .npz model")
     p.add_argument("--order", type=int, default=4, help="highest cumulant order N (default 4)")
     p.add_argument("--max-degree", type=int, default=4, help="Hermite degree truncation K (default 4)")
+    p.add_argument(
+        "--expansion",
+        default="degree",
+        choices=["degree", "resummed", "auto"],
+        help="degree: Hermite degree truncation K (MATH.md section 3); resummed: same-unit parts exact, "
+        "series in the cosines truncated at --max-edges (section 8); auto: chosen by the diagnostics",
+    )
+    p.add_argument("--max-edges", type=int, default=5,
+                   help="cosine order E of the resummed expansion (default 5; used by resummed and auto)")
     p.add_argument("--tol", type=float, default=0.0, help="pruning tolerance (default 0: prune nothing)")
     p.add_argument("--series-order", type=int, default=None, help="series order q (default N - 2)")
     p.add_argument("--backend", default="numpy", choices=["numpy", "torch"])
@@ -63,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         series_order=args.series_order,
         backend=args.backend,
         progress=True,
+        expansion=args.expansion,
+        max_edges=None if args.expansion == "degree" else args.max_edges,
     )
     per_sample = mlp.flops_per_sample()
     n_equal = max(2, int(est.flops // per_sample))
@@ -73,9 +84,12 @@ def run(args: argparse.Namespace) -> int:
     if args.reference_samples >= 2:
         ref = shinnet.monte_carlo(mlp, int(args.reference_samples), seed=args.seed + 3, progress=True)
 
+    used = est.details.get("expansion", args.expansion)
+    trunc = f"E={args.max_edges}" if used == "resummed" else f"K={args.max_degree}"
+    label = f"shinnet ({used}, N={args.order}, {trunc}, q={est.details['series_order']})"
     print(f"\nE[psi(f)], psi = {mlp.output.name}:")
     print(
-        f"  {'shinnet (N=%d, K=%d, q=%d)' % (args.order, args.max_degree, est.details['series_order']):<34s}"
+        f"  {label:<34s}"
         f" {est.value:+.8f}   budget {est.error:.2e}   {est.flops:10.3e} FLOPs "
         f"({est.flops_with_advice:.3e} with advice)"
     )
@@ -97,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         payload = {
             "model": repr(mlp),
-            "estimate": {"value": est.value, "error_budget": dict(est.error_budget), "flops": est.flops,
+            "estimate": {"expansion": used, "value": est.value, "error_budget": dict(est.error_budget), "flops": est.flops,
                          "flops_with_advice": est.flops_with_advice, "kappa": est.kappa},
             "monte_carlo_equal_flops": {"value": mc_equal.value, "stderr": mc_equal.stderr, "flops": mc_equal.flops},
             "reference": None if ref is None else {"value": ref.value, "stderr": ref.stderr, "n": ref.details["n_samples"]},
