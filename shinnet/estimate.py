@@ -8,7 +8,10 @@ Error budget (each part in units of ``E[psi(f)]``, each listed separately):
 - ``pruned``: ``sum_n pruned_budget[n] * |g^(n)(mu)| / n!`` -- the diagrams the pruner skipped,
   propagated to first order through the series (``g^(n) = E[psi^(n)(mu + sZ)]``);
 - ``degree_truncation``: ``sum_n |kappa_n(K) - kappa_n(K-1)| * |g^(n)| / n!`` -- how much the last
-  Hermite degree moved each cumulant (the convergence signal of MATH.md section 3; not a bound);
+  Hermite degree moved each cumulant (the convergence signal of MATH.md section 3; not a bound).
+  With ``expansion="resummed"`` the same key holds ``sum_n |t_n^[E_max]| * |g^(n)| / n!``, the
+  last cosine order's term (section 8): the truncation signal of whichever expansion ran, under
+  one key so that budgets of the two expansions compare;
 - ``series_last_term``: the size of the last series term kept (the asymptotic series' signal).
 """
 

@@ -28,7 +28,8 @@ from shinnet.shin import ShinTensors
 from shinnet.shin_checks import check_fits
 from shinnet.shin_norms import factored_dense
 
-__all__ = ["PowerShinTensors", "power_shin_tensors", "hidden_unit_value"]
+__all__ = ["PowerShinTensors", "PowerShinBatch", "power_shin_tensors", "power_shin_batch", "unit_cumulants",
+           "check_second_layers", "hidden_unit_value"]
 
 _UNIT_NORM_TOL = 1e-10
 
@@ -202,6 +203,43 @@ class PowerShinTensors:
         return f"PowerShinTensors(d={self.d}, m={self.m}, P={self.max_power}, K={self.max_degree}, mean={self.mean():.6g})"
 
 
+def _check_truncation(max_power: Any, max_degree: Any) -> tuple[int, int]:
+    for name, value in (("max_power", max_power), ("max_degree", max_degree)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    if max_power < 1 or max_degree < 0:
+        raise ValueError(f"need max_power >= 1 and max_degree >= 0, got {max_power}, {max_degree}")
+    return int(max_power), int(max_degree)
+
+
+def unit_cumulants(mlp: Any, max_power: int, max_degree: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The second-layer-free part of the vertex weights (MATH.md section 8): ``K[u, p, k] =
+    K_{p,k}(r_u, b_u)``, the joint cumulants of ``sigma(r_u zeta + b_u)`` (p times) and ``zeta``
+    (k times), with the unit rows ``U``.
+
+    Returns
+    -------
+    (K, U, flops) : ndarray (m, P+1, K+1), ndarray (m, d), float
+        ``flops`` = power-Hermite coefficients + cumulant recursion + ``3 m d`` (norms): the
+        expensive part (quadrature for activations without a closed form), paid once however
+        many second layers use it.
+    """
+    P, K = _check_truncation(max_power, max_degree)
+    m, d = np.asarray(mlp.W).shape
+    r, U = mlp.unit_rows()
+    C = power_hermite_coefficients(mlp.hidden, P, K, r, mlp.b)
+    flops = power_hermite_flops(mlp.hidden, P, K, m) + cumulant_vertices_flops(m, P, K) + 3.0 * m * d
+    return cumulant_vertices(C), U, float(flops)
+
+
+def _second_layer_weights(Kc: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``kap[u, p, k] = a_u^p K[u, p, k]`` with ``kap[:, 0, :] = 0``; cost ``m P (K+1)``."""
+    P = Kc.shape[1] - 1
+    kap = Kc * (a[:, None] ** np.arange(P + 1))[:, :, None]
+    kap[:, 0, :] = 0.0
+    return kap
+
+
 def power_shin_tensors(mlp: Any, max_power: int, max_degree: int) -> PowerShinTensors:
     """The resummed-expansion vertex weights of ``mlp`` (MATH.md section 8).
 
@@ -211,23 +249,84 @@ def power_shin_tensors(mlp: Any, max_power: int, max_degree: int) -> PowerShinTe
     row is ``e_1``.  ``build_flops`` = power-Hermite + cumulant recursion + ``3 m d`` (norms) +
     ``m P (K+1)`` (the powers of a).
     """
-    for name, value in (("max_power", max_power), ("max_degree", max_degree)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    if max_power < 1 or max_degree < 0:
-        raise ValueError(f"need max_power >= 1 and max_degree >= 0, got {max_power}, {max_degree}")
-    P, K = int(max_power), int(max_degree)
-    W = np.asarray(mlp.W, dtype=np.float64)
+    P, K = _check_truncation(max_power, max_degree)
+    Kc, U, flops = unit_cumulants(mlp, P, K)
     a = np.asarray(mlp.a, dtype=np.float64)
-    m, d = W.shape
-    r, U = mlp.unit_rows()
-    C = power_hermite_coefficients(mlp.hidden, P, K, r, mlp.b)
-    kap = cumulant_vertices(C) * (a[:, None] ** np.arange(P + 1))[:, :, None]
-    kap[:, 0, :] = 0.0
-    flops = (
-        power_hermite_flops(mlp.hidden, P, K, m) + cumulant_vertices_flops(m, P, K) + 3.0 * m * d + m * P * (K + 1)
-    )
-    return PowerShinTensors(kap=kap, U=U, c=float(mlp.c), build_flops=flops)
+    kap = _second_layer_weights(Kc, a)
+    return PowerShinTensors(kap=kap, U=U, c=float(mlp.c), build_flops=flops + a.shape[0] * P * (K + 1))
+
+
+@dataclass(frozen=True, eq=False)
+class PowerShinBatch:
+    """B :class:`PowerShinTensors` sharing ``U`` and ``K_{p,k}(r_u, b_u)``: row b has
+    ``kap_b[u, p, k] = A[b, u]^p K_{p,k}(r_u, b_u)`` (a batch of second layers, MATH.md section 8).
+
+    Attributes
+    ----------
+    rows : tuple of PowerShinTensors
+        One per second layer; each row's ``build_flops`` is only its own scaling, ``m P (K+1)``.
+    build_flops : float
+        The shared ``K`` (computed once, :func:`unit_cumulants`) plus every row's scaling.
+    """
+
+    rows: tuple[PowerShinTensors, ...]
+    build_flops: float
+
+    @property
+    def U(self) -> np.ndarray:
+        """The shared unit rows (m, d)."""
+        return self.rows[0].U
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def check_second_layers(second_layers: Any, m: int) -> np.ndarray:
+    """``second_layers`` as a float64 array (B, m), B >= 1, finite; ``ValueError`` saying what is wrong."""
+    try:
+        A = np.array(second_layers, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("second_layers must be a numeric array of shape (B, m)") from None
+    if A.ndim != 2 or A.shape[1] != int(m) or A.shape[0] < 1:
+        raise ValueError(f"second_layers must have shape (B, m={m}) with B >= 1, got {A.shape}")
+    bad = ~np.isfinite(A)
+    if bad.any():
+        b, u = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"second_layers contains NaN or inf (first at row {b}, unit {u}: {A[b, u]})")
+    return A
+
+
+def power_shin_batch(mlp: Any, second_layers: Any, max_power: int, max_degree: int,
+                     c: Any = None) -> PowerShinBatch:
+    """Vertex weights for B second layers on the first layer of ``mlp`` (MATH.md section 8).
+
+    ``K_{p,k}(r_u, b_u)`` is computed once (:func:`unit_cumulants`); row b scales it,
+    ``kap_b[u, p, k] = A[b, u]^p K[u, p, k]``.  Row b equals
+    ``power_shin_tensors(mlp.replace(a=A[b], c=c[b]), P, K)`` bit for bit.
+
+    Parameters
+    ----------
+    mlp : TwoLayerMLP
+        Supplies ``W``, ``b``, the hidden activation and (by default) ``c``.
+    second_layers : array (B, m)
+    max_power, max_degree : int
+    c : float or array (B,), optional
+        Output biases (default ``mlp.c`` for every row).
+
+    Returns
+    -------
+    PowerShinBatch.  Cost: one :func:`unit_cumulants` plus ``B m P (K+1)``.
+    """
+    P, K = _check_truncation(max_power, max_degree)
+    A = check_second_layers(second_layers, np.asarray(mlp.W).shape[0])
+    cs = np.broadcast_to(np.asarray(float(mlp.c) if c is None else c, dtype=np.float64), (A.shape[0],))
+    if not np.all(np.isfinite(cs)):
+        raise ValueError("the output biases c must be finite")
+    Kc, U, flops = unit_cumulants(mlp, P, K)
+    scale = float(A.shape[1] * P * (K + 1))
+    rows = tuple(PowerShinTensors(kap=_second_layer_weights(Kc, A[i]), U=U, c=float(cs[i]), build_flops=scale)
+                 for i in range(A.shape[0]))
+    return PowerShinBatch(rows, flops + scale * A.shape[0])
 
 
 def _edge_multiplicities(graph: Any, n_vertices: int) -> dict[tuple[int, int], int]:

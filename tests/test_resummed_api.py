@@ -101,8 +101,10 @@ def test_clear_errors_for_missing_truncations_and_bad_options(relu):
         shinnet.cumulants(relu, 3)
     with pytest.raises(ValueError, match="expansion must be"):
         shinnet.cumulants(relu, 3, 4, expansion="bogus")
-    with pytest.raises(ValueError, match="tol_mode='absolute'"):
-        shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, tol=1.0, tol_mode="relative")
+    with pytest.raises(ValueError, match="tol_mode"):
+        shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, tol=1.0, tol_mode="bogus")
+    with pytest.raises(ValueError, match="contract_mode"):
+        shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, contract_mode="ordered")
     with pytest.raises(ValueError, match="representation"):
         shinnet.cumulants(relu, 3, expansion="resummed", max_edges=2, representation="bogus")
     from shinnet.power_shin import power_shin_tensors
@@ -127,3 +129,22 @@ def test_settling_scales_movement_by_kappa2_power_so_near_zero_cumulants_do_not_
     assert s_deg == pytest.approx(max(0.01 / 0.35, 1.0e-8 / 0.35**1.5, 0.005 / 0.35**2), rel=1e-12)
     assert s_res == pytest.approx(0.119 / 0.35**2, rel=1e-9)
     assert s_deg < s_res
+
+
+def test_engine_takes_the_moebius_decompositions_from_the_cached_table(monkeypatch):
+    import shinnet.contract.resummed as resummed_mod
+    import shinnet.contract.resummed_plan as plan_mod
+
+    mlp = random_mlp(4, 6, hidden="relu", seed=5, bias_scale=0.3)
+    kw = dict(expansion="resummed", max_edges=3, representation="dspace", tol=1e-12, compute_bounds=True, warn=False)
+    before = shinnet.cumulants(mlp, 4, **kw)
+
+    def refuse(dg):
+        raise AssertionError("per-class moebius_terms called: the engine should read the Moebius table")
+
+    monkeypatch.setattr(resummed_mod, "moebius_terms", refuse)
+    monkeypatch.setattr(plan_mod, "moebius_terms", refuse)
+    after = shinnet.cumulants(mlp, 4, **kw)
+    for n in range(2, 5):
+        assert after.kappa[n] == before.kappa[n]
+        assert after.pruned_budget[n] == before.pruned_budget[n]

@@ -187,7 +187,7 @@ def cumulants(
 def cumulants_batch(
     models_or_shins: Any,
     order: int,
-    max_degree: int,
+    max_degree: int | None = None,
     second_layers: Any = None,
     tol: float = 0.0,
     backend: str = "numpy",
@@ -202,16 +202,46 @@ def cumulants_batch(
     ----------
     models_or_shins : TwoLayerMLP, or sequence of TwoLayerMLP / vertex objects
         With a single model, ``second_layers`` (B, m) gives the batch: model b has ``a = A[b]``.
+    order : int
+    max_degree : int, optional
+        Hermite degree truncation K; needed unless ``expansion="resummed"``.
     second_layers : array (B, m), optional
+    tol, backend, representation, progress
+        As for :func:`cumulants` (absolute ``tol``: a diagram is pruned only when it is below
+        ``tol`` for every model).
+    **kwargs
+        Further options of :func:`cumulants`.  ``expansion="resummed"`` with ``max_edges=E`` runs
+        the resummed expansion (MATH.md section 8) on the batch: ``K_{p,k}`` is computed once and
+        scaled per row, Gram powers, path searches and lambda* are shared (see
+        :func:`shinnet.contract.resummed.resummed_cumulants`); ``representation`` is then "auto",
+        "hidden" or "dspace".  ``expansion="auto"`` is refused for batches (the rule may pick
+        different expansions for different rows).
 
     Returns
     -------
     CumulantResult
         Every value (``kappa[n]``, contributions, budgets, partial sums) is an array of shape
-        (B,).  ``tol_mode="relative"`` and ``contract_mode="ordered"`` are not supported.
+        (B,).  ``tol_mode="relative"`` and ``contract_mode="ordered"`` are not supported.  Degree
+        expansion: ``convergence[n]`` is one report whose partial sums are arrays (B,); resummed:
+        ``convergence[n]`` is a tuple of B ``ResummedReport`` (row b's at ``[n][b]``).
     """
     from shinnet.model import TwoLayerMLP
 
+    expansion = kwargs.pop("expansion", "degree")
+    if expansion == "auto":
+        raise ValueError("expansion='auto' is not supported for batches (its rule may choose differently per "
+                         "row); pass expansion='degree' or expansion='resummed'")
+    if expansion == "resummed":
+        from shinnet.contract.auto import resummed_batch
+
+        return resummed_batch(models_or_shins, order, second_layers, tol=tol, backend=backend,
+                              representation=representation, progress=progress, **kwargs)
+    if expansion != "degree":
+        raise ValueError(f"expansion must be 'degree' or 'resummed' for a batch, got {expansion!r}")
+    if kwargs.pop("max_edges", None) is not None:
+        raise ValueError("max_edges is the resummed expansion's truncation; pass expansion='resummed'")
+    if max_degree is None:
+        raise ValueError("expansion='degree' needs max_degree (the Hermite degree truncation K)")
     if isinstance(models_or_shins, TwoLayerMLP):
         if second_layers is None:
             raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")

@@ -28,7 +28,7 @@ import numpy as np
 from shinnet.contract.diagnostics import ConvergenceWarning
 from shinnet.contract.result import CumulantResult
 
-__all__ = ["dispatch_expansion", "choose_expansion", "settling"]
+__all__ = ["dispatch_expansion", "choose_expansion", "resummed_batch", "settling"]
 
 _RESUMMED_FORMS = ("auto", "hidden", "dspace")
 
@@ -60,8 +60,6 @@ def _resummed(model: Any, order: int, max_edges: int | None, representation: str
 
     if max_edges is None:
         raise ValueError("expansion='resummed' needs max_edges (the cosine order E_max)")
-    if kw.pop("tol_mode", "absolute") != "absolute":
-        raise ValueError("the resummed expansion supports tol_mode='absolute' only")
     if kw.pop("contract_mode", "tree") != "tree":
         raise ValueError("the resummed expansion supports contract_mode='tree' only")
     if kw.pop("diagrams", None) is not None:
@@ -73,6 +71,24 @@ def _resummed(model: Any, order: int, max_edges: int | None, representation: str
     rep = representation
     return resummed_cumulants(model, order, int(max_edges), representation=rep,
                               gram_max_m=4096 if gram_max_m is None else gram_max_m, **kw)
+
+
+def resummed_batch(models: Any, order: int, second_layers: Any, *, max_edges: int | None = None,
+                   representation: str = "auto", gram_max_m: int | None = None, **kw: Any) -> CumulantResult:
+    """``cumulants_batch(..., expansion="resummed")``: the resummed expansion for a batch of second
+    layers (a TwoLayerMLP with ``second_layers`` (B, m), or a sequence of TwoLayerMLPs sharing the
+    first layer); options as for one model, except ``tol_mode="relative"`` (refused)."""
+    from shinnet.model import TwoLayerMLP
+
+    if isinstance(models, TwoLayerMLP) and second_layers is None:
+        raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")
+    if not isinstance(models, TwoLayerMLP):
+        if second_layers is not None:
+            raise ValueError("second_layers is only used with a single TwoLayerMLP")
+        if not isinstance(models, (list, tuple)):
+            models = list(models)
+    kw.pop("max_degree", None)
+    return _resummed(models, order, max_edges, representation, gram_max_m, second_layers=second_layers, **kw)
 
 
 def choose_expansion(model: Any, order: int, max_degree: int | None, max_edges: int | None,

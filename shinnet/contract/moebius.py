@@ -121,10 +121,15 @@ class ResummedArrays(ArrayProvider):
     """:class:`ArrayProvider` that also serves ``("rgram", m)``: ``R^{(o)m} - I`` (zero diagonal).
 
     Built from the Gram matrix once (``2 m^2 d`` FLOPs) plus ``m^2`` per Hadamard power, all
-    charged to ``extra_flops``.
+    charged to ``extra_flops``.  For a batch of :class:`BlockVertices` (B second layers on one U)
+    a dense block tensor is built for all rows at once, ``T[b] = sum_u w_B[b, u] u_u^{(x)legs}``,
+    as one chunked (B, m) x (m, d^legs) product (``2 B m d^legs`` FLOPs, charged to
+    ``dense_build_flops``) instead of B separate builds.
     """
 
     def _numpy(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        if source[0] == "dense" and self.batch and all(isinstance(o, BlockVertices) for o in self.objects):
+            return self._batched_dense(source[1])
         if source[0] != "rgram":
             return super()._numpy(source)
         power = int(source[1])
@@ -134,3 +139,26 @@ class ResummedArrays(ArrayProvider):
         full = np.array(full, copy=True)
         np.fill_diagonal(full, 0.0)  # exactly: R_uu^m - 1 = 0
         return full
+
+    def _batched_dense(self, label: Any) -> np.ndarray:
+        """``T_B`` for every row, shape (B,) + (d,)*legs; refused (MemoryError) beyond the rows'
+        ``max_dense_bytes`` before allocating."""
+        from shinnet.shin_checks import check_fits
+        from shinnet.shin_norms import tensor_power_rows
+
+        first = self.objects[0]
+        legs = first.degree_of(label)
+        W = np.stack([o.weights(label) for o in self.objects])  # (B, m)
+        U = np.asarray(first.U, dtype=np.float64)
+        m, d = U.shape
+        size = d**legs
+        check_fits("batched block tensor", W.shape[0] * size, first.max_dense_bytes,
+                   f"B = {W.shape[0]} rows of d^legs = {d}^{legs} entries")
+        out = np.zeros((W.shape[0], size))
+        rows = max(1, int(4 * 2**20 // max(size, 1)))
+        for s in range(0, m, rows):
+            e = min(m, s + rows)
+            out += W[:, s:e] @ tensor_power_rows(U[s:e], legs)
+        if legs > 0:
+            self.dense_build_flops += 2.0 * W.shape[0] * m * float(size)
+        return out.reshape((W.shape[0],) + (d,) * legs)

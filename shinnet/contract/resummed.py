@@ -9,7 +9,13 @@ by cotengra's cost).  Every same-unit part is exact in one dimension (the vertex
 ``kap = a^p K_{p,k}``); the series is in the cosines between distinct units only, truncated at
 ``E <= max_edges``.  Pruning: ``|val(G, p)| <= sum_pi |mu_G(pi)| bound(Net(G/pi))`` with the
 operator-norm bound of MATH.md section 5 on each quotient network's block tensors; a class
-with ``|weight| * bound < tol`` is skipped and the amount charged to ``pruned_budget``.
+with ``|weight| * bound < tol`` is skipped (``tol_mode="absolute"``; in a batch, only when that holds
+for every row), or, with ``tol_mode="relative"``, the classes of each order are processed in
+decreasing ``|weight| * bound`` and the rest dropped once their summed bound falls below
+``tol * |running sum|``; either way the dropped bounds are charged to ``pruned_budget``.
+
+A batch of second layers (``second_layers=A``, :mod:`shinnet.contract.resummed_batch`) runs one
+batched contraction per class and quotient class: every value is then an array (B,).
 """
 
 from __future__ import annotations
@@ -21,34 +27,17 @@ import numpy as np
 
 from shinnet.contract.backends import to_numpy
 from shinnet.contract.bounds import NormTable, best_bound
-from shinnet.contract.lambda_star import lambda_star, resummed_report, warn_if_asymptotic
+from shinnet.contract.lambda_star import lambda_star
 from shinnet.contract.moebius import BlockVertices, ResummedArrays
 from shinnet.contract.pathcache import PathCache
 from shinnet.contract.result import CumulantResult, DiagramRecord
+from shinnet.contract.resummed_batch import batch_reports, power_vertex_object, vertex_rows
 from shinnet.contract.resummed_plan import ResummedPlanner, contract
 from shinnet.enumerate.blocks import moebius_terms
 
 __all__ = ["resummed_cumulants", "power_vertex_object"]
 
-
-def power_vertex_object(model_or_tensors: Any, order: int, max_edges: int) -> Any:
-    """``power_shin_tensors(model, order, max_edges)`` for a model; a ``PowerShinTensors`` is
-    checked to hold powers up to ``order`` and degrees up to ``max_edges``."""
-    from shinnet.model import TwoLayerMLP
-
-    if isinstance(model_or_tensors, TwoLayerMLP):
-        from shinnet.power_shin import power_shin_tensors
-
-        return power_shin_tensors(model_or_tensors, max_power=max(int(order), 1), max_degree=int(max_edges))
-    for attr in ("block_weights", "block_tensor", "weights", "mean"):
-        if not callable(getattr(model_or_tensors, attr, None)):
-            raise TypeError(f"the resummed expansion needs a TwoLayerMLP or a PowerShinTensors; "
-                            f"{type(model_or_tensors).__name__} has no method {attr!r}")
-    P, K = int(model_or_tensors.max_power), int(model_or_tensors.max_degree)
-    if P < order or K < max_edges:
-        raise ValueError(f"PowerShinTensors hold powers <= {P} and degrees <= {K}; order {order} and max_edges "
-                         f"{max_edges} need powers <= {order} and degrees <= {max_edges}")
-    return model_or_tensors
+_TOL_MODES = ("absolute", "relative")
 
 
 def resummed_cumulants(
@@ -56,7 +45,9 @@ def resummed_cumulants(
     order: int,
     max_edges: int,
     *,
+    second_layers: Any = None,
     tol: float = 0.0,
+    tol_mode: str = "absolute",
     backend: str = "numpy",
     representation: str = "auto",
     dtype: str = "float64",
@@ -65,21 +56,31 @@ def resummed_cumulants(
     memory_limit: float = 2.0**31,
     gram_max_m: int = 4096,
     compute_bounds: bool | None = None,
-    exact_variance: float | None = None,
+    exact_variance: Any = None,
     warn: bool = True,
     progress: bool = False,
 ) -> CumulantResult:
-    """Cumulants ``kappa_1..kappa_order`` by the resummed expansion truncated at ``E <= max_edges``.
+    """Cumulants ``kappa_1..kappa_order`` by the resummed expansion truncated at ``E <= max_edges``,
+    for one model or a batch of second layers.
 
     Parameters
     ----------
-    model_or_tensors : TwoLayerMLP or PowerShinTensors
+    model_or_tensors : TwoLayerMLP, PowerShinTensors, PowerShinBatch or sequence of TwoLayerMLP
+        A sequence of models sharing the first layer (or a ``PowerShinBatch``) is a batch.
     order : int
         Largest cumulant order n.
     max_edges : int
         Largest total edge multiplicity E (the order in the cosines).
+    second_layers : array (B, m), optional
+        With a single TwoLayerMLP: the batch, row b having ``a = A[b]``.  ``K_{p,k}`` is computed
+        once and scaled per row (``kap_b = A[b]^p K``); Gram powers, paths and lambda* are shared.
     tol : float
-        Absolute pruning tolerance on ``|weight| * bound`` per class (0: nothing pruned).
+        Pruning tolerance (0: nothing pruned).
+    tol_mode : {"absolute", "relative"}
+        ``absolute``: skip a class when ``|weight| * bound < tol`` (in a batch: for every row).
+        ``relative`` (single models only): per order, process the classes in decreasing
+        ``|weight| * bound`` and drop the rest once their summed bound is below
+        ``tol * |running sum|``, so ``pruned_budget[n] < tol * |kappa_n|``.
     backend, dtype, device
         As for :func:`shinnet.contract.cumulants`.
     representation : {"auto", "hidden", "dspace"}
@@ -91,8 +92,8 @@ def resummed_cumulants(
         Largest m for m x m Gram powers (hidden-unit form, m-space quotient networks).
     compute_bounds : bool, optional
         Bounds even when ``tol == 0``.
-    exact_variance : float, optional
-        ``Var f``: reported as ``convergence[2].exact_tail``.
+    exact_variance : float or array (B,), optional
+        ``Var f`` (per row for a batch): reported as the n = 2 report's ``exact_tail``.
     warn : bool
         :class:`ConvergenceWarning` when the greedy ``lambda* >= 1`` (the series is asymptotic).
     progress : bool
@@ -104,12 +105,16 @@ def resummed_cumulants(
         ``convergence[n]`` a :class:`shinnet.contract.lambda_star.ResummedReport`; records with
         ``representation`` ``"hidden"``, ``"dspace"`` or ``"-"`` (pruned).  ``flops`` = contraction
         costs + ``setup_flops`` (Gram powers, lambda* search); ``build_flops`` = vertex weights +
-        dense block tensors.
+        dense block tensors.  For a batch every value (kappa, partial sums, record values,
+        contributions, bounds, budgets) is an array (B,) and ``convergence[n]`` is a tuple of B
+        reports (row b's at ``[n][b]``); ``settings["batch"]`` is B (None for one model).
 
     Notes
     -----
     Cost: per class the cheaper of its hidden-unit network (up to m^(treewidth+1)) and its
-    not-yet-evaluated quotient networks (linear in m, times d^legs for dense block tensors).
+    not-yet-evaluated quotient networks (linear in m, times d^legs for dense block tensors); a
+    batch multiplies the contraction costs by about B but not the path searches, Gram powers,
+    lambda* or the ``K_{p,k}`` quadrature.
     """
     t_start = time.perf_counter()
     for name, value in (("order", order), ("max_edges", max_edges)):
@@ -119,93 +124,156 @@ def resummed_cumulants(
         raise ValueError(f"order must be >= 1, got {order}")
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    tensors = power_vertex_object(model_or_tensors, int(order), int(max_edges))
-    blocks = BlockVertices(tensors, max_dense_bytes=memory_limit)
-    provider = ResummedArrays([blocks], False, backend=backend, dtype=dtype, device=device)
+    if tol_mode not in _TOL_MODES:
+        raise ValueError(f"tol_mode must be one of {_TOL_MODES}, got {tol_mode!r}")
+    rows, batch, build_flops = vertex_rows(model_or_tensors, second_layers, int(order), int(max_edges))
+    if batch and tol > 0 and tol_mode == "relative":
+        raise ValueError("tol_mode='relative' is not supported for batches of second layers; use an absolute tol")
+    B = len(rows)
+    blocks = [BlockVertices(t, max_dense_bytes=memory_limit) for t in rows]
+    provider = ResummedArrays(blocks, batch, backend=backend, dtype=dtype, device=device)
     cache = PathCache() if cache is None else cache
     search0 = cache.search_time
-    m, d = int(tensors.U.shape[0]), int(tensors.U.shape[1])
-    planner = ResummedPlanner(d, m, blocks, cache, representation, memory_limit, gram_max_m, provider.itemsize)
-    need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
-    table = NormTable([blocks])
-
-    from shinnet.enumerate import resummed_diagrams
-    from tqdm.auto import tqdm
+    m, d = int(rows[0].U.shape[0]), int(rows[0].U.shape[1])
+    from shinnet.enumerate import moebius_table, resummed_diagrams
 
     per_order = {n: resummed_diagrams(n, int(max_edges)) for n in range(2, int(order) + 1)}
-    bar = tqdm(total=sum(len(v) for v in per_order.values()), disable=not progress, desc="classes", leave=False)
-    qvalues: dict[str, float] = {}
-    records: list[DiagramRecord] = []
-    flops = t_contract = t_bounds = 0.0
-    budgets: dict[int, float] = {}
-    for n, diags in per_order.items():
-        budget = 0.0
-        for dg in diags:
-            weight = float(dg.weight)
-            deg_max = max(dg.degrees)
-            bound = float("nan")
-            if need_bounds:
-                t0 = time.perf_counter()
-                bound = sum(abs(mu) * float(best_bound(q, table)[0][0]) for q, mu in moebius_terms(dg))
-                t_bounds += time.perf_counter() - t0
-                if tol > 0 and abs(weight) * bound < tol:
-                    budget += abs(weight) * bound
-                    records.append(DiagramRecord(dg, n, 0.0, dg.weight, 0.0, bound, 0.0, "-", True, False,
-                                                 abs(weight) * bound, deg_max))
-                    bar.update(1)
-                    continue
-            form, plan = planner.choose(dg)
-            t0 = time.perf_counter()
-            if form == "hidden":
-                value = float(to_numpy(contract(plan, provider.arrays(plan.network.sources), backend)))
-                cost, biggest = plan.cost, plan.max_size
-            else:
-                value, cost, biggest = 0.0, 0.0, 0
-                for q, mu in moebius_terms(dg):
-                    if q.key not in qvalues:
-                        qp = planner.quotient_plan(q)
-                        qvalues[q.key] = float(to_numpy(contract(qp, provider.arrays(qp.network.sources), backend)))
-                        planner.mark_paid(q)
-                        cost += qp.cost
-                        biggest = max(biggest, qp.max_size)
-                    value += mu * qvalues[q.key]
-            t_contract += time.perf_counter() - t0
-            flops += cost
-            records.append(DiagramRecord(dg, n, value, dg.weight, weight * value, bound, cost, form, False, False,
-                                         0.0, deg_max, biggest))
-            bar.update(1)
-        budgets[n] = budget
-    bar.close()
+    # the Moebius decompositions of every class, from the on-disk table (built and written once)
+    decompositions: dict[str, Any] = {}
+    for n in per_order:
+        decompositions.update(moebius_table(n, int(max_edges)))
+
+    def terms_of(dg: Any) -> Any:
+        hit = decompositions.get(dg.key)
+        return moebius_terms(dg) if hit is None else hit
+
+    planner = ResummedPlanner(d, m, blocks[0], cache, representation, memory_limit, gram_max_m, provider.itemsize,
+                              batch=B if batch else None, terms_of=terms_of)
+    need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
+    run = _ClassSum(planner, provider, NormTable(blocks), B, backend, progress,
+                    sum(len(v) for v in per_order.values()))
+    budgets = {n: run.order_n(n, diags, tol, tol_mode, need_bounds) for n, diags in per_order.items()}
+    run.bar.close()
     cache.flush()
 
-    lam = lambda_star(tensors.U, int(order)) if order >= 2 else None
-    terms = {n: [sum(r.contribution for r in records if r.order == n and r.diagram.n_edges == e)
+    records = run.records
+    lam = lambda_star(rows[0].U, int(order)) if order >= 2 else None
+    terms = {n: [sum((r.contribution for r in records if r.order == n and r.diagram.n_edges == e), np.zeros(B))
                  for e in range(int(max_edges) + 1)] for n in per_order}
-    reports = {n: resummed_report(n, terms[n], lam.at(n), exact_variance if n == 2 else None) for n in per_order}
-    if warn:
-        warn_if_asymptotic(reports)
-    kappa: dict[int, float] = {1: float(tensors.mean())}
-    kappa.update({n: float(np.sum(terms[n])) for n in per_order})
+    reports = batch_reports(terms, lam, exact_variance, batch, warn) if per_order else {}
+    squeeze = (lambda x: np.asarray(x, dtype=np.float64)) if batch else (lambda x: float(np.asarray(x).reshape(-1)[0]))
+    kappa: dict[int, Any] = {1: squeeze(np.array([t.mean() for t in rows]))}
+    kappa.update({n: squeeze(np.sum(np.stack(terms[n]), axis=0)) for n in per_order})
+    sums = {n: [squeeze(s) for s in np.cumsum(np.stack(terms[n]), axis=0)] for n in per_order}
     setup = provider.extra_flops + (lam.flops if lam is not None else 0.0)
     t_total = time.perf_counter() - t_start
     t_search = cache.search_time - search0
+    out_records = tuple(
+        DiagramRecord(r.diagram, r.order, squeeze(r.value), r.weight, squeeze(r.contribution), squeeze(r.bound),
+                      r.flops, r.representation, r.pruned, r.stopped_early, squeeze(r.budget), r.max_degree,
+                      r.max_intermediate)
+        for r in records
+    )
     return CumulantResult(
         kappa=kappa,
-        diagrams=tuple(records),
-        flops=flops + setup,
+        diagrams=out_records,
+        flops=run.flops + setup,
         setup_flops=setup,
-        build_flops=float(tensors.build_flops) + provider.dense_build_flops,
-        pruned_budget=budgets,
+        build_flops=build_flops + provider.dense_build_flops,
+        pruned_budget={n: squeeze(v) for n, v in budgets.items()},
         n_evaluated=sum(1 for r in records if not r.pruned),
         n_pruned=sum(1 for r in records if r.pruned),
         n_stopped_early=0,
-        partial_sums={n: list(rep.partial_sums) for n, rep in reports.items()},
+        partial_sums=sums,
         convergence=reports,
-        timings={"path_search": t_search, "contraction": t_contract, "bounds": t_bounds,
-                 "overhead": max(t_total - t_search - t_contract - t_bounds, 0.0), "total": t_total},
+        timings={"path_search": t_search, "contraction": run.t_contract, "bounds": run.t_bounds,
+                 "overhead": max(t_total - t_search - run.t_contract - run.t_bounds, 0.0), "total": t_total},
         settings={"expansion": "resummed", "order": int(order), "max_edges": int(max_edges), "tol": float(tol),
-                  "backend": backend, "representation": representation, "dtype": dtype, "device": provider.device,
-                  "d": d, "m": m, "lambda_star": dict(lam.values) if lam is not None else {},
+                  "tol_mode": tol_mode, "backend": backend, "representation": representation, "dtype": dtype,
+                  "device": provider.device, "batch": B if batch else None, "d": d, "m": m,
+                  "lambda_star": dict(lam.values) if lam is not None else {},
                   "max_cosine": lam.max_cosine if lam is not None else 0.0,
-                  "quotient_classes_evaluated": len(qvalues)},
+                  "quotient_classes_evaluated": len(run.qvalues)},
     )
+
+
+class _ClassSum:
+    """The summing loop over the classes (G, p) of each order: pruning decisions, the chosen
+    evaluation (hidden-unit network or Moebius sum of memoised quotient values), the records.
+    Values are arrays (B,) throughout (B = 1 for one model)."""
+
+    def __init__(self, planner: ResummedPlanner, provider: ResummedArrays, table: NormTable, B: int, backend: str,
+                 progress: bool, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.planner, self.provider, self.table, self.B, self.backend = planner, provider, table, B, backend
+        self.bar = tqdm(total=total, disable=not progress, desc="classes", leave=False)
+        self.qvalues: dict[str, np.ndarray] = {}
+        self.records: list[DiagramRecord] = []
+        self.flops = self.t_contract = self.t_bounds = 0.0
+
+    def _eval(self, plan: Any) -> np.ndarray:
+        raw = contract(plan, self.provider.arrays(plan.network.sources), self.backend)
+        return np.atleast_1d(to_numpy(raw)).reshape(self.B)
+
+    def _bound(self, dg: Any) -> np.ndarray:
+        """``sum_pi |mu_G(pi)| bound(Net(G/pi))``, shape (B,)."""
+        t0 = time.perf_counter()
+        out = np.zeros(self.B)
+        for q, mu in self.planner.terms_of(dg):
+            out = out + abs(mu) * np.asarray(best_bound(q, self.table)[0], dtype=np.float64).reshape(self.B)
+        self.t_bounds += time.perf_counter() - t0
+        return out
+
+    def value(self, dg: Any) -> tuple[np.ndarray, str, float, int]:
+        """``val(G, p)`` (B,), the form used, the FLOPs spent and the largest tensor."""
+        form, plan = self.planner.choose(dg)
+        t0 = time.perf_counter()
+        if form == "hidden":
+            value, cost, biggest = self._eval(plan), plan.cost, plan.max_size
+        else:
+            value, cost, biggest = np.zeros(self.B), 0.0, 0
+            for q, mu in self.planner.terms_of(dg):
+                if q.key not in self.qvalues:
+                    qp = self.planner.quotient_plan(q)
+                    self.qvalues[q.key] = self._eval(qp)
+                    self.planner.mark_paid(q)
+                    cost += qp.cost
+                    biggest = max(biggest, qp.max_size)
+                value = value + mu * self.qvalues[q.key]
+        self.t_contract += time.perf_counter() - t0
+        self.flops += cost
+        return value, form, cost, biggest
+
+    def order_n(self, n: int, diags: list[Any], tol: float, tol_mode: str, need_bounds: bool) -> np.ndarray:
+        """Evaluate or prune the classes of order n (the rule in the module docstring); returns
+        the pruned budget (B,)."""
+        B = self.B
+        weights = np.array([abs(float(dg.weight)) for dg in diags])
+        bounds = [self._bound(dg) if need_bounds else np.full(B, np.nan) for dg in diags]
+        weighted = [w * b for w, b in zip(weights, bounds)]
+        relative = tol > 0 and tol_mode == "relative"
+        idx = sorted(range(len(diags)), key=lambda i: -float(np.max(weighted[i]))) if relative else range(len(diags))
+        idx = list(idx)
+        suffix = np.zeros((len(idx) + 1, B))
+        if relative:
+            for pos in range(len(idx) - 1, -1, -1):
+                suffix[pos] = suffix[pos + 1] + weighted[idx[pos]]
+        running, budget, cut = np.zeros(B), np.zeros(B), False
+        for pos, i in enumerate(idx):
+            dg = diags[i]
+            if relative and not cut:
+                cut = bool(np.all(suffix[pos] < tol * np.abs(running)))
+            prune = cut or (tol > 0 and not relative and bool(np.all(weighted[i] < tol)))
+            if prune:
+                budget = budget + weighted[i]
+                self.records.append(DiagramRecord(dg, n, np.zeros(B), dg.weight, np.zeros(B), bounds[i], 0.0, "-",
+                                                  True, False, weighted[i].copy(), max(dg.degrees)))
+            else:
+                value, form, cost, biggest = self.value(dg)
+                contrib = float(dg.weight) * value
+                running = running + contrib
+                self.records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], cost, form, False,
+                                                  False, np.zeros(B), max(dg.degrees), biggest))
+            self.bar.update(1)
+        return budget

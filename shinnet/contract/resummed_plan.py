@@ -21,12 +21,12 @@ powers not already paid for, and keeps the cheaper that fits ``memory_limit``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import cotengra as ctg
 
 from shinnet.contract.moebius import single_label
-from shinnet.contract.network import Network, build_network, network_signature
+from shinnet.contract.network import Network, batch_index, build_network, network_signature
 from shinnet.contract.pathcache import PathCache
 from shinnet.enumerate.blocks import QuotientNetwork, moebius_terms
 
@@ -47,20 +47,23 @@ class TermPlan:
     max_size: int
 
 
-def hidden_network(diagram: Any, m: int) -> Network:
+def hidden_network(diagram: Any, m: int, batch: int | None = None) -> Network:
     """The hidden-unit network of a resummed class: index ``h_v`` (size m) per vertex carrying
     ``kap[:, p_v, k_v]`` (source ``("weights", single label)``), one ``("rgram", m_e)`` matrix
-    per distinct edge.  ``representation`` is ``"gram"`` (cotengra's greedy finder is used)."""
+    per distinct edge.  ``representation`` is ``"gram"`` (cotengra's greedy finder is used).
+    With a batch of B second layers every weight vector carries the index ``"B"`` (size B), which
+    is also the output: one contraction gives the B values."""
+    bidx: tuple[str, ...] = (batch_index(),) if batch is not None else ()
     inputs, sources = [], []
-    size = {}
+    size = {batch_index(): int(batch)} if batch is not None else {}
     for v, (p, k) in enumerate(diagram.vertex_keys()):
         size[f"h{v}"] = int(m)
-        inputs.append((f"h{v}",))
+        inputs.append(bidx + (f"h{v}",))
         sources.append(("weights", single_label(p, k)))
     for i, j, mult in diagram.edges:
         inputs.append((f"h{i}", f"h{j}"))
         sources.append(("rgram", int(mult)))
-    return Network(tuple(inputs), (), size, tuple(sources), "gram")
+    return Network(tuple(inputs), bidx, size, tuple(sources), "gram")
 
 
 def _tree(cache: PathCache, signature: str, net: Network) -> TermPlan:
@@ -91,16 +94,27 @@ class ResummedPlanner:
         Under ``"auto"``, a class whose hidden-unit form costs at most this many FLOPs is
         evaluated there without pricing its quotient networks: each quotient's path search
         (about 1 ms of Python) costs more than such a contraction.
+    terms_of : callable, optional
+        ``diagram -> ((QuotientNetwork, mu), ...)``, the Moebius decomposition (default
+        :func:`shinnet.enumerate.blocks.moebius_terms`; the engine passes the on-disk
+        :func:`shinnet.enumerate.moebius_table` lookup).
+    batch : int, optional
+        Batch size B of second layers: every weight vector and dense block tensor carries it
+        (memory and dense-build costs are B times larger; Gram powers are shared).
     """
 
     def __init__(self, d: int, m: int, blocks: Any, cache: PathCache, form: str, memory_limit: float,
-                 gram_max_m: int, itemsize: int, price_threshold: float = 1e6) -> None:
+                 gram_max_m: int, itemsize: int, price_threshold: float = 1e6, batch: int | None = None,
+                 terms_of: Callable[[Any], Sequence[tuple[QuotientNetwork, int]]] = moebius_terms) -> None:
         self.price_threshold = float(price_threshold)
+        self.terms_of = terms_of
         if form != "auto" and form not in FORMS:
             raise ValueError(f"representation must be 'auto' or one of {FORMS} for the resummed expansion, "
                              f"got {form!r}")
         self.d, self.m, self.blocks, self.cache, self.form = int(d), int(m), blocks, cache, form
         self.memory_limit, self.gram_max_m, self.itemsize = float(memory_limit), int(gram_max_m), int(itemsize)
+        self.batch = None if batch is None else int(batch)
+        self._rows = 1 if batch is None else int(batch)
         self.quotients: dict[str, TermPlan | None] = {}
         self.paid_quotients: set[str] = set()
         self.paid_dense: set[Any] = set()
@@ -111,7 +125,7 @@ class ResummedPlanner:
         return plan.max_size * self.itemsize <= self.memory_limit
 
     def _dense_build(self, q: QuotientNetwork) -> float:
-        return sum(2.0 * self.m * float(self.d) ** legs for label in set(q.blocks)
+        return sum(2.0 * self._rows * self.m * float(self.d) ** legs for label in set(q.blocks)
                    for legs in [label[1]] if label not in self.paid_dense)
 
     def quotient_plan(self, q: QuotientNetwork) -> TermPlan | None:
@@ -120,12 +134,12 @@ class ResummedPlanner:
             return self.quotients[q.key]
         best, best_cost = None, float("inf")
         gram_ok = self.m * self.m * self.itemsize <= self.memory_limit and self.m <= self.gram_max_m
-        dense_ok = all(float(self.d) ** legs * self.itemsize <= self.memory_limit for _, legs in q.blocks)
+        dense_ok = all(float(self.d) ** legs * self._rows * self.itemsize <= self.memory_limit for _, legs in q.blocks)
         reps = (["dense"] if dense_ok else []) + (["gram"] if gram_ok else [])
         if not reps or q.n_blocks == 1:
             reps = reps or ["factored"]
         for rep in reps:
-            net = build_network(q, rep, d=self.d, m=self.m, degree_of=self.blocks.degree_of)
+            net = build_network(q, rep, d=self.d, m=self.m, degree_of=self.blocks.degree_of, batch=self.batch)
             plan = _tree(self.cache, network_signature(q, net), net)
             extra = self._dense_build(q) if rep == "dense" else 0.0
             if rep == "gram":
@@ -139,7 +153,7 @@ class ResummedPlanner:
         """Marginal cost of the d-space form: quotient classes not yet paid for (inf if one
         does not fit)."""
         total, seen = 0.0, set()
-        for q, _ in moebius_terms(diagram):
+        for q, _ in self.terms_of(diagram):
             if q.key in self.paid_quotients or q.key in seen:
                 continue
             seen.add(q.key)
@@ -156,8 +170,9 @@ class ResummedPlanner:
         """The hidden-unit plan, or None when its m x m Gram powers or intermediates do not fit."""
         if diagram.edges and (self.m > self.gram_max_m or self.m * self.m * self.itemsize > self.memory_limit):
             return None
-        net = hidden_network(diagram, self.m)
-        plan = _tree(self.cache, f"{diagram.key}|rt|m={self.m}", net)
+        net = hidden_network(diagram, self.m, self.batch)
+        tag = "" if self.batch is None else f"|B={self.batch}"
+        plan = _tree(self.cache, f"{diagram.key}|rt|m={self.m}{tag}", net)
         return plan if self._fits(plan) else None
 
     def hidden_cost(self, plan: TermPlan, diagram: Any) -> float:

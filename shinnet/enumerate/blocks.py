@@ -15,12 +15,14 @@ u_u^{(x)k'_B}`` and every edge copy between different blocks (edges inside a blo
 quotient networks with isomorphic label-coloured multigraphs have equal values, so the terms are
 aggregated into classes (:class:`QuotientNetwork`) with rational coefficients.
 
-Pure combinatorics: no tensors.  Tables are memoised in-process (they are cheap next to the
-diagram tables they are built from: one nauty call per (G, p, pi)).
+Pure combinatorics: no tensors.  ``moebius_terms`` is memoised in-process; whole tables
+(:func:`moebius_table`, :func:`quotient_table`) are also cached on disk by
+``shinnet.enumerate.blocks_cache`` (one nauty call per (G, p, pi) when cold).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -37,6 +39,8 @@ __all__ = [
     "connected_partitions",
     "moebius_terms",
     "quotient_table",
+    "moebius_table",
+    "clear_moebius_memo",
 ]
 
 #: ``(sorted ((p_v, k_v), ...), legs)``: what a block tensor T_B depends on
@@ -193,24 +197,26 @@ def _moebius_terms(keys: tuple[tuple[int, int], ...], edges: tuple[tuple[int, in
     return tuple(out)
 
 
-def quotient_table(order: int, n_edges: int) -> tuple[tuple[QuotientNetwork, Fraction], ...]:
+def quotient_table(
+    order: int, n_edges: int, *, cache: bool = True, cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[QuotientNetwork, Fraction], ...]:
     """``kappa_order^[E] = sum_Q coefficient(Q) Net(Q)`` with ``E = n_edges`` (MATH.md section 8).
 
     ``coefficient(Q) = sum over (G, p) with E edge copies and partitions pi with G/pi ~ Q of
     weight(G, p) mu_G(pi)``.  Classes with zero total coefficient are dropped.  Sorted by key.
+    Built from the on-disk Moebius table (``cache``/``cache_dir`` as for
+    :func:`shinnet.enumerate.resummed_diagrams`), memoised in-process.
     """
-    return _quotient_table(int(order), int(n_edges))
+    from shinnet.enumerate.blocks_cache import quotient_table_from_cache
+
+    return quotient_table_from_cache(order, n_edges, cache=cache, cache_dir=cache_dir)
 
 
-@lru_cache(maxsize=256)
-def _quotient_table(order: int, n_edges: int):
-    from shinnet.enumerate.resummed import resummed_diagrams
+def __getattr__(name: str):
+    """Lazy re-export of :func:`moebius_table` and :func:`clear_moebius_memo` from
+    ``blocks_cache`` (which imports this module, so a top-level import would be circular)."""
+    if name in ("moebius_table", "clear_moebius_memo"):
+        from shinnet.enumerate import blocks_cache
 
-    acc: dict[str, list] = {}
-    for dg in resummed_diagrams(order, n_edges):
-        if dg.n_edges != n_edges:
-            continue
-        for q, mu in moebius_terms(dg):
-            entry = acc.setdefault(q.key, [q, Fraction(0)])
-            entry[1] += dg.weight * mu
-    return tuple((q, c) for key, (q, c) in sorted(acc.items()) if c != 0)
+        return getattr(blocks_cache, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -99,10 +99,13 @@ def _load_or_build(order: int, top: int, cache_dir: str | None) -> tuple[Diagram
 
 
 def clear_memo() -> None:
-    """Forget the in-process tables, both generators (the disk cache is untouched)."""
+    """Forget the in-process tables: both generators and the Moebius block tables (the disk cache
+    is untouched)."""
+    from shinnet.enumerate.blocks_cache import clear_moebius_memo
     from shinnet.enumerate.resummed import clear_resummed_memo
 
     clear_resummed_memo()
+    clear_moebius_memo()
     _table.cache_clear()
     _range.cache_clear()
     _single_sequence.cache_clear()
