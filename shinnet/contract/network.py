@@ -213,9 +213,10 @@ def candidate_representations(
 
     ``dense`` when every vertex array fits ``memory_limit`` bytes; ``gram`` (hidden-unit
     space) when ``m <= gram_max_m``; the U-copy ``factored`` network only when ``gram`` is not
-    available, and ``mixed`` only when ``dense`` is not (their path searches cost ~30 ms per
-    diagram, 30-100x the others, and on the measured grids they did not win where both dense
-    and gram were available; they can always be forced).
+    available, and ``mixed`` only when ``dense`` is not.  These are the *cheap* candidates:
+    :func:`shinnet.contract.planner.plan_diagram` adds factored and mixed when none fits or the
+    cheapest costs more than ``PlanContext.price_all_above`` (their path searches cost ~4 ms per
+    diagram, several times the others, which only pays off on expensive diagrams).
     """
     degrees = [int(degree_of(k)) for k in vertex_keys(diagram)]
     bsz = 1 if batch is None else int(batch)

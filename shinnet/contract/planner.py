@@ -28,6 +28,9 @@ class PlanContext:
     refused before any array is allocated.  ``gram_max_m`` caps m for the ``gram`` (m-space)
     representation, which holds ``m x m`` Gram powers.  ``materialised`` records the vertex
     keys whose dense tensors an earlier plan already paid for (see :func:`materialise_cost`).
+    ``price_all_above``: under ``"auto"``, a diagram whose cheapest dense/gram plan costs more
+    than this many FLOPs also prices the factored and mixed networks (a ~4 ms path search each,
+    against >= ~20 ms of contraction at this size).
     """
 
     d: int
@@ -41,6 +44,7 @@ class PlanContext:
     cache: PathCache
     materialised: set = field(default_factory=set)
     key_uses: dict = field(default_factory=dict)
+    price_all_above: float = 1e8
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
         :func:`shinnet.contract.network.candidate_representations`), plus for dense vertices the
         cost of materialising tensors not built yet (:func:`materialise_cost`), and keeps the
         cheapest; when
-        none of them fits in memory it falls back to the factored (U-copy) and mixed networks.
+        none of them fits in memory, or the cheapest costs more than ``ctx.price_all_above``, the
+        factored (U-copy) and mixed networks are priced too.
 
     Raises
     ------
@@ -143,10 +148,15 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
         reps = [representation]
     refused: list[str] = []
     best = _cheapest_fitting(diagram, reps, ctx, refused)
-    if best is None and representation == "auto" and ctx.m is not None:
-        # the cheap candidates did not fit: try the ones "auto" skips for path-search cost
-        extra = [r for r in ("factored", "mixed") if r not in reps and (r != "mixed" or ctx.has_dense)]
-        best = _cheapest_fitting(diagram, extra, ctx, refused)
+    if representation == "auto" and ctx.m is not None and (best is None or best.cost > ctx.price_all_above):
+        # the cheap candidates did not fit, or are expensive enough that the path searches of the
+        # ones "auto" skips pay for themselves (at d = 32, K = 5 factored/mixed were 10-30x cheaper)
+        degrees = [int(ctx.degree_of(k)) for k in vertex_keys(diagram)]
+        n_dense = sum(1 for k in degrees if float(ctx.d) ** k <= ctx.m)
+        mixed_differs = ctx.has_dense and 0 < n_dense < len(degrees)  # else mixed is dense or factored
+        extra = [r for r in ("factored", "mixed") if r not in reps and (r != "mixed" or mixed_differs)]
+        if extra:
+            best = _cheapest_fitting(diagram, reps + extra if best is not None else extra, ctx, refused)
     if best is None:
         raise MemoryError(
             f"diagram {diagram.key}: every representation's largest tensor exceeds the memory limit of "
