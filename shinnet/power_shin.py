@@ -27,21 +27,12 @@ from shinnet.cumulant_vertices import cumulant_vertices, cumulant_vertices_flops
 from shinnet.shin import ShinTensors
 from shinnet.shin_checks import check_fits
 from shinnet.shin_norms import factored_dense
+from shinnet.validation import readonly_float_array
 
 __all__ = ["PowerShinTensors", "PowerShinBatch", "power_shin_tensors", "power_shin_batch", "unit_cumulants",
            "check_second_layers", "hidden_unit_value"]
 
 _UNIT_NORM_TOL = 1e-10
-
-
-def _readonly(name: str, value: Any, ndim: int) -> np.ndarray:
-    arr = np.array(value, dtype=np.float64)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf")
-    arr.setflags(write=False)
-    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +59,8 @@ class PowerShinTensors:
     build_flops: float = 0.0
 
     def __post_init__(self) -> None:
-        kap = _readonly("kap", self.kap, 3)
-        U = _readonly("U", self.U, 2)
+        kap = readonly_float_array("kap", self.kap, 3)
+        U = readonly_float_array("U", self.U, 2)
         if U.shape[0] == 0 or U.shape[1] == 0:
             raise ValueError(f"U must have at least one row and one column, got shape {U.shape}")
         if kap.shape[0] != U.shape[0] or kap.shape[1] < 2:

@@ -32,6 +32,7 @@ __all__ = [
     "op_norm_dense",
     "op_norm_gram",
     "op_norm_lanczos",
+    "factored_dense_rows",
 ]
 
 #: bytes of one Gram tile (two are live at once: the Gram block and its power).  128 KiB (edge
@@ -127,6 +128,24 @@ def factored_dense(lam_k: np.ndarray, U: np.ndarray, k: int) -> np.ndarray:
         Ap = tensor_power_rows(U[s:e], p) * lam_k[s:e, None]
         out += Ap.T @ tensor_power_rows(U[s:e], q)
     return out.reshape((d,) * k)
+
+
+def factored_dense_rows(W: np.ndarray, U: np.ndarray, k: int) -> np.ndarray:
+    """Dense tensors for B weight vectors at once: ``T[b] = sum_j W[b, j] u_j^{(x)k}``, shape
+    (B, d^k) (flattened; reshape to (B,) + (d,)*k).
+
+    One chunked (B, m) x (m, d^k) product instead of B calls of :func:`factored_dense`; the
+    row chunks of ``u_j^{(x)k}`` stay near 32 MiB.  Cost 2 B m d^k flops; memory B d^k plus the
+    chunks.  The caller checks that B d^k fits.
+    """
+    m, d = U.shape
+    size = d**k
+    out = np.zeros((W.shape[0], size))
+    rows = max(1, int(4 * 2**20 // max(size, 1)))
+    for s in range(0, m, rows):
+        e = min(m, s + rows)
+        out += W[:, s:e] @ tensor_power_rows(U[s:e], k)
+    return out
 
 
 def gram_tiles(U: np.ndarray, tile: int | None = None) -> Iterator[tuple[slice, slice, np.ndarray]]:

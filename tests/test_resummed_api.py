@@ -132,8 +132,8 @@ def test_settling_scales_movement_by_kappa2_power_so_near_zero_cumulants_do_not_
 
 
 def test_engine_takes_the_moebius_decompositions_from_the_cached_table(monkeypatch):
-    import shinnet.contract.resummed as resummed_mod
     import shinnet.contract.resummed_plan as plan_mod
+    import shinnet.enumerate.blocks as blocks_mod
 
     mlp = random_mlp(4, 6, hidden="relu", seed=5, bias_scale=0.3)
     kw = dict(expansion="resummed", max_edges=3, representation="dspace", tol=1e-12, compute_bounds=True, warn=False)
@@ -142,7 +142,7 @@ def test_engine_takes_the_moebius_decompositions_from_the_cached_table(monkeypat
     def refuse(dg):
         raise AssertionError("per-class moebius_terms called: the engine should read the Moebius table")
 
-    monkeypatch.setattr(resummed_mod, "moebius_terms", refuse)
+    monkeypatch.setattr(blocks_mod, "moebius_terms", refuse)
     monkeypatch.setattr(plan_mod, "moebius_terms", refuse)
     after = shinnet.cumulants(mlp, 4, **kw)
     for n in range(2, 5):

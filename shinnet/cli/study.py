@@ -203,7 +203,8 @@ def run_kappa_vs_k(args: argparse.Namespace) -> int:
         truth = _truths(args, mlp, ["identity"], fixed_n=True)["identity"]
         print(f"{label}: Monte Carlo reference from {truth.n_samples} samples")
         rows += convergence.kappa_vs_k(mlp, label, order, K, truth)
-    _write_study(out, "kappa_vs_K", rows, plotting.plot_kappa_vs_k, ["model", "n", "K", "kappa", "mc_kappa", "mc_stderr"])
+    _write_study(out, "kappa_vs_K", rows, plotting.plot_kappa_vs_k,
+                 ["model", "n", "K", "kappa", "mc_kappa", "mc_stderr"])
     return 0
 
 
@@ -217,23 +218,21 @@ def run_series_order(args: argparse.Namespace) -> int:
         truths = _truths(args, mlp, list(args.outputs))
         print(f"{label}: references from {next(iter(truths.values())).n_samples} samples")
         rows += convergence.series_order_study(mlp, label, truths, max_q, K)
-    _write_study(out, "series_order", rows, plotting.plot_series_order, ["model", "output", "q", "value", "error", "error_mc_kappa", "last_term",
-                                       "truth_stderr"])
+    _write_study(out, "series_order", rows, plotting.plot_series_order,
+                 ["model", "output", "q", "value", "error", "error_mc_kappa", "last_term", "truth_stderr"])
     return 0
 
 
 def run_pruning(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting, tables
+    from shinnet.study import convergence, plotting
 
     out = _out(args)
     order, K = (3, 3) if args.quick else (args.order, args.max_degree)
     rows = []
     for label, mlp in _models(args):
         rows += convergence.pruning_study(mlp, label, order, K, args.tols)
-    tables.write_csv(out / "pruning.csv", rows)
-    plotting.plot_pruning(rows, out / "pruning.png")
-    print(tables.markdown_table(rows, ["model", "tol", "n", "kappa", "budget", "actual", "flops", "n_pruned"]))
+    _write_study(out, "pruning", rows, plotting.plot_pruning,
+                 ["model", "tol", "n", "kappa", "budget", "actual", "flops", "n_pruned"])
     bad = [r for r in rows if r["actual"] > r["budget"] * (1 + 1e-9) + 1e-12 * abs(r["kappa"])]
     print(f"{len(bad)} rows where the actual change exceeds the budget" + (" (a bug: section 5 forbids it)" if bad else ""))
-    print(f"wrote pruning.csv and pruning.png to {out}")
     return 0

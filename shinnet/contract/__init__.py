@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 
 from shinnet.contract.backends import ArrayProvider, backends, register_backend
 from shinnet.contract.bounds import EXACT_MAX_ORDER, NormTable, best_bound, order_bound
@@ -226,7 +225,13 @@ def cumulants_batch(
         ``convergence[n]`` is a tuple of B ``ResummedReport`` (row b's at ``[n][b]``).
     """
     from shinnet.model import TwoLayerMLP
+    from shinnet.power_shin import check_second_layers
 
+    single = isinstance(models_or_shins, TwoLayerMLP)
+    if single and second_layers is None:
+        raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")
+    if not single and second_layers is not None:
+        raise ValueError("second_layers is only used with a single TwoLayerMLP")
     expansion = kwargs.pop("expansion", "degree")
     if expansion == "auto":
         raise ValueError("expansion='auto' is not supported for batches (its rule may choose differently per "
@@ -242,16 +247,10 @@ def cumulants_batch(
         raise ValueError("max_edges is the resummed expansion's truncation; pass expansion='resummed'")
     if max_degree is None:
         raise ValueError("expansion='degree' needs max_degree (the Hermite degree truncation K)")
-    if isinstance(models_or_shins, TwoLayerMLP):
-        if second_layers is None:
-            raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")
-        A = np.asarray(second_layers, dtype=np.float64)
-        if A.ndim != 2 or A.shape[1] != models_or_shins.m:
-            raise ValueError(f"second_layers must have shape (B, m={models_or_shins.m}), got {A.shape}")
+    if single:
+        A = check_second_layers(second_layers, models_or_shins.m)
         items: Sequence[Any] = [models_or_shins.replace(a=row) for row in A]
     else:
-        if second_layers is not None:
-            raise ValueError("second_layers is only used with a single TwoLayerMLP")
         items = list(models_or_shins)
     if not items:
         raise ValueError("empty batch")

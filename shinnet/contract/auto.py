@@ -77,16 +77,12 @@ def resummed_batch(models: Any, order: int, second_layers: Any, *, max_edges: in
                    representation: str = "auto", gram_max_m: int | None = None, **kw: Any) -> CumulantResult:
     """``cumulants_batch(..., expansion="resummed")``: the resummed expansion for a batch of second
     layers (a TwoLayerMLP with ``second_layers`` (B, m), or a sequence of TwoLayerMLPs sharing the
-    first layer); options as for one model, except ``tol_mode="relative"`` (refused)."""
+    first layer; :func:`shinnet.contract.cumulants_batch` checks the pairing); options as for one
+    model, except ``tol_mode="relative"`` (refused)."""
     from shinnet.model import TwoLayerMLP
 
-    if isinstance(models, TwoLayerMLP) and second_layers is None:
-        raise ValueError("cumulants_batch with one model needs second_layers, an array (B, m)")
-    if not isinstance(models, TwoLayerMLP):
-        if second_layers is not None:
-            raise ValueError("second_layers is only used with a single TwoLayerMLP")
-        if not isinstance(models, (list, tuple)):
-            models = list(models)
+    if not isinstance(models, (TwoLayerMLP, list, tuple)):
+        models = list(models)
     kw.pop("max_degree", None)
     return _resummed(models, order, max_edges, representation, gram_max_m, second_layers=second_layers, **kw)
 

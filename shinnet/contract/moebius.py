@@ -144,7 +144,7 @@ class ResummedArrays(ArrayProvider):
         """``T_B`` for every row, shape (B,) + (d,)*legs; refused (MemoryError) beyond the rows'
         ``max_dense_bytes`` before allocating."""
         from shinnet.shin_checks import check_fits
-        from shinnet.shin_norms import tensor_power_rows
+        from shinnet.shin_norms import factored_dense_rows
 
         first = self.objects[0]
         legs = first.degree_of(label)
@@ -154,11 +154,7 @@ class ResummedArrays(ArrayProvider):
         size = d**legs
         check_fits("batched block tensor", W.shape[0] * size, first.max_dense_bytes,
                    f"B = {W.shape[0]} rows of d^legs = {d}^{legs} entries")
-        out = np.zeros((W.shape[0], size))
-        rows = max(1, int(4 * 2**20 // max(size, 1)))
-        for s in range(0, m, rows):
-            e = min(m, s + rows)
-            out += W[:, s:e] @ tensor_power_rows(U[s:e], legs)
+        out = factored_dense_rows(W, U, legs)
         if legs > 0:
             self.dense_build_flops += 2.0 * W.shape[0] * m * float(size)
         return out.reshape((W.shape[0],) + (d,) * legs)

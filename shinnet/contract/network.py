@@ -197,6 +197,13 @@ def build_network(
     return Network(tuple(inputs), bidx, size_dict, tuple(sources), representation)
 
 
+def mixed_differs(degrees: Sequence[int], d: int, m: int) -> bool:
+    """Whether the ``mixed`` network differs from both ``dense`` and ``factored``: some but not
+    all vertices have ``d^k <= m`` (those are held dense)."""
+    n_dense = sum(1 for k in degrees if float(d) ** int(k) <= m)
+    return 0 < n_dense < len(degrees)
+
+
 def candidate_representations(
     diagram: Any,
     *,
@@ -230,8 +237,7 @@ def candidate_representations(
             out.append("gram")
         else:
             out.append("factored")
-        n_dense = sum(1 for k in degrees if float(d) ** k <= m)
-        if has_dense and not dense_ok and 0 < n_dense < len(degrees):
+        if has_dense and not dense_ok and mixed_differs(degrees, d, m):
             out.append("mixed")
     return out
 

@@ -12,6 +12,7 @@ from shinnet.contract.network import (
     Network,
     build_network,
     candidate_representations,
+    mixed_differs,
     network_signature,
     vertex_keys,
 )
@@ -152,9 +153,8 @@ def plan_diagram(diagram: Any, representation: str, ctx: PlanContext) -> Plan:
         # the cheap candidates did not fit, or are expensive enough that the path searches of the
         # ones "auto" skips pay for themselves (at d = 32, K = 5 factored/mixed were 10-30x cheaper)
         degrees = [int(ctx.degree_of(k)) for k in vertex_keys(diagram)]
-        n_dense = sum(1 for k in degrees if float(ctx.d) ** k <= ctx.m)
-        mixed_differs = ctx.has_dense and 0 < n_dense < len(degrees)  # else mixed is dense or factored
-        extra = [r for r in ("factored", "mixed") if r not in reps and (r != "mixed" or mixed_differs)]
+        use_mixed = ctx.has_dense and mixed_differs(degrees, ctx.d, ctx.m)  # else mixed is dense or factored
+        extra = [r for r in ("factored", "mixed") if r not in reps and (r != "mixed" or use_mixed)]
         if extra:
             best = _cheapest_fitting(diagram, reps + extra if best is not None else extra, ctx, refused)
     if best is None:

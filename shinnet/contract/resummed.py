@@ -33,7 +33,6 @@ from shinnet.contract.pathcache import PathCache
 from shinnet.contract.result import CumulantResult, DiagramRecord
 from shinnet.contract.resummed_batch import batch_reports, power_vertex_object, vertex_rows
 from shinnet.contract.resummed_plan import ResummedPlanner, contract
-from shinnet.enumerate.blocks import moebius_terms
 
 __all__ = ["resummed_cumulants", "power_vertex_object"]
 
@@ -138,17 +137,14 @@ def resummed_cumulants(
     from shinnet.enumerate import moebius_table, resummed_diagrams
 
     per_order = {n: resummed_diagrams(n, int(max_edges)) for n in range(2, int(order) + 1)}
-    # the Moebius decompositions of every class, from the on-disk table (built and written once)
+    # the Moebius decompositions of every class, from the on-disk table (built and written once);
+    # the table is keyed by exactly the classes of resummed_diagrams(n, max_edges)
     decompositions: dict[str, Any] = {}
     for n in per_order:
         decompositions.update(moebius_table(n, int(max_edges)))
 
-    def terms_of(dg: Any) -> Any:
-        hit = decompositions.get(dg.key)
-        return moebius_terms(dg) if hit is None else hit
-
     planner = ResummedPlanner(d, m, blocks[0], cache, representation, memory_limit, gram_max_m, provider.itemsize,
-                              batch=B if batch else None, terms_of=terms_of)
+                              batch=B if batch else None, terms_of=lambda dg: decompositions[dg.key])
     need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
     run = _ClassSum(planner, provider, NormTable(blocks), B, backend, progress,
                     sum(len(v) for v in per_order.values()))

@@ -114,7 +114,6 @@ class ResummedPlanner:
         self.d, self.m, self.blocks, self.cache, self.form = int(d), int(m), blocks, cache, form
         self.memory_limit, self.gram_max_m, self.itemsize = float(memory_limit), int(gram_max_m), int(itemsize)
         self.batch = None if batch is None else int(batch)
-        self._rows = 1 if batch is None else int(batch)
         self.quotients: dict[str, TermPlan | None] = {}
         self.paid_quotients: set[str] = set()
         self.paid_dense: set[Any] = set()
@@ -125,7 +124,7 @@ class ResummedPlanner:
         return plan.max_size * self.itemsize <= self.memory_limit
 
     def _dense_build(self, q: QuotientNetwork) -> float:
-        return sum(2.0 * self._rows * self.m * float(self.d) ** legs for label in set(q.blocks)
+        return sum(2.0 * (self.batch or 1) * self.m * float(self.d) ** legs for label in set(q.blocks)
                    for legs in [label[1]] if label not in self.paid_dense)
 
     def quotient_plan(self, q: QuotientNetwork) -> TermPlan | None:
@@ -134,7 +133,8 @@ class ResummedPlanner:
             return self.quotients[q.key]
         best, best_cost = None, float("inf")
         gram_ok = self.m * self.m * self.itemsize <= self.memory_limit and self.m <= self.gram_max_m
-        dense_ok = all(float(self.d) ** legs * self._rows * self.itemsize <= self.memory_limit for _, legs in q.blocks)
+        rows = self.batch or 1
+        dense_ok = all(float(self.d) ** legs * rows * self.itemsize <= self.memory_limit for _, legs in q.blocks)
         reps = (["dense"] if dense_ok else []) + (["gram"] if gram_ok else [])
         if not reps or q.n_blocks == 1:
             reps = reps or ["factored"]
