@@ -1,4 +1,11 @@
-"""The race against Monte Carlo (docs/studies.md): a thin wrapper of ``shinnet study race``.
+"""The race against every sampling peer (docs/studies.md): a thin wrapper of ``shinnet study race``.
+
+Peers: plain Monte Carlo (analytic Var(y)/N), RQMC, RQMC + control variates and the hybrid,
+measured at ``--peer-log2-n`` points; ground truth by RQMC + control variates.
+
+    python benchmarks/race.py --preset peers --out /tmp/race_peers      # d = 16, m = 2048, 8192
+    python benchmarks/race.py --preset peers --targets random --hidden relu --m 32768 65536 \
+        --peer-log2-n 8 10 --truth-max-samples 32768 --out /tmp/race_large   # large m, scaled down
 
     python benchmarks/race.py --preset small --out /tmp/race      # ~20-30 min on a loaded 2-core CPU
     python benchmarks/race.py --preset full --out DIR             # meant for a GPU-sized machine

@@ -21,6 +21,9 @@ from shinnet.result import Estimate
 # rebind ``shinnet.estimate`` to the module object, so bind the function eagerly (it is light).
 from shinnet.estimate import estimate
 
+# Same for ``hybrid`` (shinnet/hybrid.py): bound eagerly (scipy.stats loads only on first Sobol use).
+from shinnet.hybrid import hybrid
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it (loaded lazily)
@@ -29,10 +32,24 @@ _LAZY = {
     "ShinTensors": "shinnet.shin",
     "monte_carlo": "shinnet.sampling",
     "cumulants": "shinnet.contract",
+    "cumulants_batch": "shinnet.contract",
+    "active_directions": "shinnet.conditioning",
+    "estimate_conditioned": "shinnet.conditioning",
+    "tail_probability": "shinnet.tails",
+    "importance_sampling": "shinnet.tails",
+    "BudgetError": "shinnet.budget",
+    "BudgetWarning": "shinnet.budget",
+    "RequestTooLarge": "shinnet.preflight",
+    "RequestMemoryError": "shinnet.memory",
+    "UnreliableEstimateWarning": "shinnet.reliability",
 }
-_SUBMODULES = {"activations", "zoo", "series", "enumerate", "contract", "shin", "sampling", "hermite"}
+_SUBMODULES = {
+    "activations", "zoo", "series", "enumerate", "contract", "shin", "sampling", "hermite",
+    "conditioning", "tails", "budget", "defaults", "preflight", "reliability", "memory",
+}
 
-__all__ = ["TwoLayerMLP", "Estimate", "estimate", *_LAZY, *sorted(_SUBMODULES)]
+# ``enumerate`` is a submodule, not exported by ``import *`` (it would shadow the builtin).
+__all__ = ["TwoLayerMLP", "Estimate", "estimate", "hybrid", *_LAZY, *sorted(_SUBMODULES - {"enumerate"})]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ import numpy as np
 
 from shinnet import activations
 from shinnet.activations import Activation
-from shinnet.validation import readonly_float_array
+from shinnet.validation import check_range, readonly_float_array, real_scalar
 
-__all__ = ["TwoLayerMLP"]
+__all__ = ["TwoLayerMLP", "as_model"]
 
 _FORMAT_VERSION = 1
 
@@ -60,7 +61,9 @@ class TwoLayerMLP:
         ``sigma`` and ``psi``: a registered name (see ``shinnet.activations.names()``) or an
         activation object such as ``shinnet.activations.polynomial([...])``.
 
-    Arrays are copied to read-only float64.  Shapes, dtypes and finiteness are checked.
+    Arrays are copied to read-only float64.  Shapes, dtypes (real only), finiteness and range
+    (``|entry| <= 1e150``, so that squares stay finite in float64) are checked, each error naming
+    the parameter; ``c`` is a scalar (shape () or (1,)).
     """
 
     W: np.ndarray
@@ -81,9 +84,9 @@ class TwoLayerMLP:
             raise ValueError(f"b must have shape ({m},) to match W of shape {W.shape}, got {b.shape}")
         if a.shape != (m,):
             raise ValueError(f"a must have shape ({m},) to match W of shape {W.shape}, got {a.shape}")
-        c = float(np.asarray(self.c, dtype=np.float64))
-        if not np.isfinite(c):
-            raise ValueError(f"c must be finite, got {c}")
+        c = real_scalar("c", self.c)
+        for name, arr in (("W", W), ("b", b), ("a", a), ("c", np.array(c))):
+            check_range(name, arr)
         object.__setattr__(self, "W", W)
         object.__setattr__(self, "b", b)
         object.__setattr__(self, "a", a)
@@ -114,6 +117,17 @@ class TwoLayerMLP:
         U[~zero] = self.W[~zero] / r[~zero, None]
         U[zero, 0] = 1.0
         return r, U
+
+    def is_constant(self) -> bool:
+        """Whether f does not depend on x: every unit has ``a_j = 0`` or ``w_j = 0`` (MATH.md
+        section 1).  Then ``f = c' = c + sum_j a_j sigma(b_j)`` and ``E[psi(f)] = psi(c')`` exactly."""
+        return bool(np.all((self.a == 0.0) | np.all(self.W == 0.0, axis=1)))
+
+    def constant_value(self) -> float:
+        """``c' = c + sum_{j: a_j != 0} a_j sigma(b_j)``: the value of a constant f (see :meth:`is_constant`)."""
+        used = self.a != 0.0
+        h = np.asarray(self.hidden.value(np.asarray(self.b[used], dtype=np.float64)), dtype=np.float64)
+        return float(self.c + np.dot(self.a[used], h))
 
     def flops_per_sample(self) -> float:
         """FLOPs of one forward pass (MATH.md section 7).
@@ -176,15 +190,17 @@ class TwoLayerMLP:
         return TwoLayerMLP(**fields)
 
     # ------------------------------------------------------------------ torch
-    def to_torch(self, dtype: Any = None) -> Any:
+    def to_torch(self, dtype: Any = None, device: Any = None) -> Any:
         """``nn.Sequential(Linear(d, m), sigma, Linear(m, 1)[, psi])`` with these weights.
 
         ``sigma`` and ``psi`` become ``shinnet.torch_modules.ActivationModule`` wrappers unless
         torch has a native module for them (ReLU, Tanh, Sigmoid, GELU, SiLU, Softplus).
+        ``dtype`` (default ``torch.float64``; a torch dtype or its name) and ``device`` (default
+        CPU) are honoured; a CUDA device without CUDA is refused with a clear ``RuntimeError``.
         """
         from shinnet.torch_modules import to_sequential
 
-        return to_sequential(self, dtype=dtype)
+        return to_sequential(self, dtype=dtype, device=device)
 
     @classmethod
     def from_torch(cls, module: Any) -> "TwoLayerMLP":
@@ -229,3 +245,15 @@ class TwoLayerMLP:
 
     def __repr__(self) -> str:
         return f"TwoLayerMLP(d={self.d}, m={self.m}, hidden={self.hidden.name!r}, output={self.output.name!r})"
+
+
+def as_model(obj: Any, caller: str = "this function") -> TwoLayerMLP:
+    """``obj`` as a TwoLayerMLP: itself, or a torch ``nn.Sequential(Linear, act, Linear[, act])``
+    read with :meth:`TwoLayerMLP.from_torch`.  Anything else is a ``TypeError`` naming ``caller``."""
+    if isinstance(obj, TwoLayerMLP):
+        return obj
+    torch = sys.modules.get("torch")  # only a torch object can be an nn.Module: no import needed
+    if torch is not None and isinstance(obj, torch.nn.Module):
+        return TwoLayerMLP.from_torch(obj)
+    raise TypeError(f"{caller} needs a TwoLayerMLP or a torch nn.Sequential(Linear, activation, Linear"
+                    f"[, activation]), got {type(obj).__name__}")

@@ -32,7 +32,14 @@ class Estimate:
     kappa : dict int -> float
         Cumulants of ``f`` (n -> kappa_n) that the estimate used or measured.
     details : dict
-        Anything else worth keeping (sample counts, settings, standard errors of cumulants, ...).
+        Anything else worth keeping (sample counts, settings, standard errors of cumulants, ...);
+        ``details["unreliable_reasons"]`` lists why the budget is not an error bar (see ``reliable``).
+    reliable : bool
+        False when the diagnostics cannot bound the error (f far from Gaussian, series terms not
+        shrinking, truncation not settled; :func:`shinnet.reliability.assess`).  ``error`` is then
+        ``inf``: the budget's parts stay in ``error_budget`` as diagnostics, never as an error bar.
+
+    ``repr`` is one short line (like scipy's result objects); :meth:`summary` gives the details.
     """
 
     value: float
@@ -43,15 +50,61 @@ class Estimate:
     flops_with_advice: float = 0.0
     wall_time: float = 0.0
     kappa: Mapping[int, float] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    reliable: bool = True
 
     @property
     def error(self) -> float:
-        """One number for "how wrong might this be": the standard error, else the summed budget."""
+        """One number for "how wrong might this be": the standard error, else the summed budget
+        (``inf`` when the estimate is not ``reliable``: the budget then bounds nothing)."""
         if self.stderr is not None:
             return float(self.stderr)
+        if not self.reliable:
+            return float("inf")
+        return self.budget_total
+
+    @property
+    def budget_total(self) -> float:
+        """The summed error budget (whether or not it is reliable)."""
         return float(sum(abs(v) for v in self.error_budget.values()))
 
+    @property
+    def unreliable_reasons(self) -> list[str]:
+        """Why the budget is not an error bar (empty when ``reliable``)."""
+        return list(self.details.get("unreliable_reasons", [])) if isinstance(self.details, Mapping) else []
+
+    def _error_text(self) -> str:
+        if self.stderr is not None:
+            return f"+- {self.stderr:.3g} (1 s.e.)"
+        if not self.reliable:
+            return f"budget {self.budget_total:.3g} NOT RELIABLE ({len(self.unreliable_reasons)} reasons; see .summary())"
+        return f"budget {self.error:.3g}"
+
     def __str__(self) -> str:
-        err = f"+- {self.stderr:.3g} (1 s.e.)" if self.stderr is not None else f"budget {self.error:.3g}"
-        return f"{self.method}: {self.value:.10g} {err}, {self.flops:.3g} FLOPs ({self.wall_time:.3g} s)"
+        return f"{self.method}: {self.value:.10g} {self._error_text()}, {self.flops:.3g} FLOPs ({self.wall_time:.3g} s)"
+
+    def __repr__(self) -> str:
+        kap = ", ".join(f"{n}: {float(v):.6g}" for n, v in list(self.kappa.items())[:8])
+        more = ", ..." if len(self.kappa) > 8 else ""
+        stderr = "None" if self.stderr is None else f"{self.stderr:.6g}"
+        budget = ", ".join(f"{k!r}: {float(v):.3g}" for k, v in list(self.error_budget.items())[:8])
+        return (f"Estimate(value={self.value:.10g}, method={self.method!r}, stderr={stderr}, "
+                f"error_budget={{{budget}}}, reliable={self.reliable}, flops={self.flops:.3g}, "
+                f"flops_with_advice={self.flops_with_advice:.3g}, wall_time={self.wall_time:.3g}, "
+                f"kappa={{{kap}{more}}}, details=<{len(self.details)} keys: .summary()>)")
+
+    def summary(self) -> str:
+        """A multi-line report: value, error accounting, reliability reasons, cumulants, settings."""
+        lines = [str(self)]
+        for key, v in self.error_budget.items():
+            lines.append(f"  budget[{key}] = {float(v):.3g}")
+        for reason in self.unreliable_reasons:
+            lines.append(f"  unreliable: {reason}")
+        for n, v in self.kappa.items():
+            lines.append(f"  kappa_{n} = {float(v):.10g}")
+        for key, v in self.details.items():
+            if key in ("unreliable_reasons",):
+                continue
+            text = repr(v) if not hasattr(v, "__len__") or isinstance(v, str) or len(v) <= 12 else f"<{len(v)} items>"
+            lines.append(f"  {key} = {text[:200]}")
+        return "\n".join(lines)

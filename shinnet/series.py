@@ -15,7 +15,6 @@ callers see whether it is still shrinking.  Tail probabilities live in
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Mapping
 
 import numpy as np
@@ -44,9 +43,6 @@ __all__ = [
     "lugannani_rice",
     "saddlepoint",
 ]
-
-#: highest derivative order the Activation contract guarantees to 1e-12 (docs/design.md)
-_CONTRACT_MAX_DERIVATIVE = 24
 
 
 class SeriesValue(AnnotatedFloat):
@@ -115,7 +111,8 @@ def expectation(psi: str | Activation, kappa: Mapping[int, float], order: int) -
     psi : str or Activation
         A registered activation name (``shinnet.activations.names()``) or an Activation.
     kappa : mapping int -> float
-        Cumulants of f; needs ``kappa_1``, ``kappa_2 > 0`` and ``kappa_3 .. kappa_{q+2}``.
+        Cumulants of f; needs ``kappa_1``, ``kappa_2 > 0`` and ``kappa_3 .. kappa_{q+2}`` (a
+        constant f, ``kappa_2 = 0``, is answered exactly by :func:`shinnet.estimate`: ``psi(c')``).
     order : int
         The series order q >= 0.
 
@@ -133,20 +130,20 @@ def expectation(psi: str | Activation, kappa: Mapping[int, float], order: int) -
     Notes
     -----
     Cost: one call of ``psi.gaussian_derivative_means(3q, ...)`` plus O(sum_{i<=q} p(i) i)
-    arithmetic (p the partition number).  For non-polynomial psi and ``3q > 24`` the
-    derivatives are beyond what the activation contract guarantees; a RuntimeWarning says so.
+    arithmetic (p the partition number).  For non-polynomial psi, ``3q`` above the activation's
+    accurate range (``psi.max_accurate_degree``, 24 for quadrature-based activations) is refused
+    with a ValueError before any work.
     """
     q = as_series_order(order)
     act = activations.get(psi)
     kap = validate_kappa(kappa, needed=q + 2)
     mu, sigma = kap[1], math.sqrt(kap[2])
     n_max = 3 * q
-    if n_max > _CONTRACT_MAX_DERIVATIVE and act.polynomial_degree is None:
-        warnings.warn(
-            f"series order {q} needs derivatives of g up to {n_max}; the activation contract guarantees "
-            f"accuracy only up to {_CONTRACT_MAX_DERIVATIVE}",
-            RuntimeWarning,
-            stacklevel=2,
+    limit = act.max_accurate_degree
+    if limit is not None and n_max > limit and act.polynomial_degree is None:
+        raise ValueError(
+            f"series order {q} needs derivatives of g up to {n_max}, above the accurate range of activation "
+            f"{act.name!r} (k <= {limit}, docs/activations.md); use a series order <= {limit // 3}"
         )
     derivs = gaussian_derivatives(act, mu, sigma, n_max)
     terms = sum_by_order(kap, q, derivs)

@@ -352,6 +352,9 @@ def shin_tensors(mlp: Any, max_degree: int) -> ShinTensors:
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or max_degree < 0:
         raise ValueError(f"max_degree must be an integer >= 0, got {max_degree!r}")
     K = int(max_degree)
+    check = getattr(mlp.hidden, "check_degree", None)
+    if check is not None:  # the activation's accurate range (docs/activations.md), before any work
+        check(K, "max_degree")
     W, b, a = np.asarray(mlp.W, dtype=np.float64), np.asarray(mlp.b, dtype=np.float64), np.asarray(mlp.a, dtype=np.float64)
     m, d = W.shape
     r, U = mlp.unit_rows()

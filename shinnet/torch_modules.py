@@ -14,7 +14,7 @@ import torch.nn as nn
 from shinnet import activations
 from shinnet.activations import Activation
 
-__all__ = ["ActivationModule", "to_sequential", "from_sequential"]
+__all__ = ["ActivationModule", "to_sequential", "from_sequential", "resolve_device", "resolve_dtype"]
 
 # torch module class name -> shinnet activation name (the modules with exact equivalents)
 _NATIVE = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "SiLU": "silu", "Identity": "identity"}
@@ -64,12 +64,47 @@ class ActivationModule(nn.Module):
         return self.activation.name
 
 
-def to_sequential(mlp: Any, dtype: Any = None) -> Any:
-    """``nn.Sequential(Linear(d, m), sigma, Linear(m, 1)[, psi])`` holding ``mlp``'s weights."""
-    dtype = dtype or torch.float64
+def resolve_dtype(dtype: Any) -> Any:
+    """A floating torch dtype from ``None`` (float64), a torch dtype or a name ("float32")."""
+    if dtype is None:
+        return torch.float64
+    if isinstance(dtype, str):
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"unknown torch dtype {dtype!r}; use e.g. 'float64' or 'float32'")
+        dtype = resolved
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch dtype (torch.float64, torch.float32), got {dtype!r}")
+    return dtype
+
+
+def resolve_device(device: Any) -> Any:
+    """A ``torch.device`` (default CPU); CUDA (or MPS) without that hardware is a clear ``RuntimeError``."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown torch device {device!r} ({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={device!r} asks for CUDA, but torch.cuda.is_available() is False "
+                               f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}); use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise RuntimeError(f"device={device!r} asks for MPS, which this machine does not have; use device='cpu'")
+    return dev
+
+
+def to_sequential(mlp: Any, dtype: Any = None, device: Any = None) -> Any:
+    """``nn.Sequential(Linear(d, m), sigma, Linear(m, 1)[, psi])`` holding ``mlp``'s weights, in
+    ``dtype`` (default float64) on ``device`` (default CPU; see :func:`resolve_device`)."""
+    dtype = resolve_dtype(dtype)
+    dev = resolve_device(device)
     # skip_init: no random initialisation, so the global torch RNG is left untouched
-    first = nn.utils.skip_init(nn.Linear, mlp.d, mlp.m, dtype=dtype)
-    second = nn.utils.skip_init(nn.Linear, mlp.m, 1, dtype=dtype)
+    first = nn.utils.skip_init(nn.Linear, mlp.d, mlp.m, dtype=dtype, device=dev)
+    second = nn.utils.skip_init(nn.Linear, mlp.m, 1, dtype=dtype, device=dev)
     with torch.no_grad():
         first.weight.copy_(torch.from_numpy(np.array(mlp.W)))
         first.bias.copy_(torch.from_numpy(np.array(mlp.b)))

@@ -136,7 +136,7 @@ def _check_against_reference(name, r, b, ks=KS):
     b and r (dM_k/db = M_{k+1}, dM_k/dr = r M_{k+2} by Stein)."""
     full = tuple(sorted(set(ks) | {k + 1 for k in ks} | {k + 2 for k in ks}))
     ref = dict(zip(full, reference_means((name,), float(r), float(b), full)[name]))
-    got = activations.get(name).gaussian_derivative_means(max(full), r, b)[0]
+    got = activations.get(name).gaussian_derivative_means(max(ks), r, b)[0]
     for k in ks:
         scale = abs(ref[k]) + abs(b) * abs(ref[k + 1]) + r * r * abs(ref[k + 2])
         assert abs(got[k] - ref[k]) <= TOL * scale + 1e-300, (name, r, b, k, got[k], ref[k])
@@ -366,3 +366,11 @@ def test_hermite_coefficients_equal_gaussian_hermite_projection(name):
         proj = np.sum(w * sig * np.polynomial.hermite_e.hermeval(z, coef))
         scale = np.sqrt(float(factorial(k))) * np.sum(w * np.abs(sig)) + 1.0
         assert abs(got[k] - proj) <= 1e-13 * scale, (k, got[k], proj)
+
+
+@pytest.mark.parametrize("factory", [5, "tanh", lambda: 3.0, lambda: 1 / 0])
+def test_register_refuses_a_factory_that_is_not_a_callable_returning_an_activation(factory):
+    """Issue 10 item 10: ``register("x", 5)`` used to be accepted and fail only at first use."""
+    with pytest.raises(TypeError, match="register\\('bad_factory_test'"):
+        activations.register("bad_factory_test", factory)
+    assert "bad_factory_test" not in activations.names()

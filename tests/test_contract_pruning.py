@@ -77,3 +77,19 @@ def test_ordered_contraction_equals_tree_contraction_and_early_stop_is_accounted
     assert stopped.n_stopped_early + stopped.n_pruned > 0
     for n in (2, 3, 4):
         assert abs(tree.kappa[n] - stopped.kappa[n]) <= stopped.pruned_budget[n] * (1 + _SLACK) + 1e-15
+
+
+def test_pruned_counts_per_order_match_the_records_in_both_expansions():
+    model = _model(3, 6, 3)
+    res = cumulants(model, 4, 4, tol=1e-3, tol_mode="relative")
+    assert set(res.pruned) == {2, 3, 4}
+    assert sum(res.pruned.values()) == res.n_pruned > 0
+    for n in (2, 3, 4):
+        assert res.pruned[n] == sum(r.pruned for r in res.by_order(n))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rs = cumulants(_model(8, 10, 2), 4, expansion="resummed", max_edges=3, tol=0.1, tol_mode="relative")
+    assert sum(rs.pruned.values()) == rs.n_pruned > 0
+    assert all(rs.pruned[n] == sum(r.pruned for r in rs.by_order(n)) for n in (2, 3, 4))

@@ -246,3 +246,32 @@ def test_to_torch_leaves_the_global_torch_rng_untouched():
     torch.manual_seed(5)
     _mlp().to_torch()
     assert torch.equal(torch.rand(4), expected)
+
+
+# ----------------------------------------------------------------- issue 10: hostile inputs
+def test_output_bias_of_wrong_shape_or_complex_and_ragged_lists_are_named():
+    W, b, a = np.ones((3, 2)), np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match=r"c must be a scalar, got an array of shape \(3,\)"):
+        TwoLayerMLP(W=W, b=b, a=a, c=np.ones(3))
+    with pytest.raises(TypeError, match="c must be real"):
+        TwoLayerMLP(W=W, b=b, a=a, c=1 + 2j)
+    with pytest.raises(TypeError, match="W must be real"):
+        TwoLayerMLP(W=W + 1j, b=b, a=a)
+    with pytest.raises(ValueError, match="W is a ragged nested list"):
+        TwoLayerMLP(W=[[1.0, 2.0], [3.0]], b=[0.0, 0.0], a=[1.0, 1.0])
+    assert TwoLayerMLP(W=W, b=b, a=a, c=np.array([0.5])).c == 0.5  # a Linear layer's bias shape
+
+
+def test_to_torch_honours_dtype_and_device_and_refuses_missing_cuda():
+    mlp = _mlp(hidden="tanh", output="sigmoid")
+    x = np.random.default_rng(0).standard_normal((5, mlp.d))
+    for dtype in (torch.float32, "float32"):
+        net = mlp.to_torch(dtype=dtype, device="cpu")
+        assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in net.parameters())
+        y = net(torch.from_numpy(x).float()).detach().numpy()[:, 0]
+        np.testing.assert_allclose(y, mlp(x), rtol=1e-5)  # float32 rounding
+    with pytest.raises(ValueError, match="floating torch dtype"):
+        mlp.to_torch(dtype=torch.int64)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match=r"asks for CUDA, but torch.cuda.is_available\(\) is False"):
+            mlp.to_torch(device="cuda")

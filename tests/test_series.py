@@ -397,11 +397,13 @@ def test_bad_activation_order_type_and_methods_raise_clear_errors():
         series.tail_probability({1: 0.0, 2: -1.0}, 1.0)
 
 
-def test_high_order_for_a_non_polynomial_psi_warns_beyond_the_activation_contract():
+def test_high_order_for_a_non_polynomial_psi_is_refused_beyond_the_activation_contract():
+    """Issue 10 item 3: derivatives beyond the accurate range (k <= 24) are refused, naming the order."""
     kappa = {n: 0.01 for n in range(1, 12)}
     kappa[2] = 1.0
-    with pytest.warns(RuntimeWarning, match="accuracy only up to 24"):
+    with pytest.raises(ValueError, match="series order 9 needs derivatives of g up to 27.*<= 8"):
         series.expectation("tanh", kappa, 9)
+    assert np.isfinite(float(series.expectation("tanh", kappa, 8)))
 
 
 def test_tail_probability_never_leaves_unit_interval_and_warns_when_clipped():

@@ -220,7 +220,8 @@ def test_cli_race_quick_writes_all_outputs(tmp_path, capsys):
     for name in ("race.csv", "race_families.csv", "race_summary.md", "race.png"):
         assert (out / name).stat().st_size > 0
     rows = tables.read_csv(out / "race.csv")
-    assert len(rows) == 12 and all(r["truth_n_samples"] >= 2**14 for r in rows)
+    assert len(rows) == 12 and all(r["truth_n_samples"] >= 2**12 for r in rows)  # RQMC truth: from 2^12 up
+    assert (out / "race_peers.csv").stat().st_size > 0 and "strongest peer" in (out / "race_summary.md").read_text()
     assert {r["expansion"] for r in rows} == {"degree", "resummed"}
     for name in ("race_expansions.csv", "race_expansions.md", "race_expansions.png"):
         assert (out / name).stat().st_size > 0
@@ -322,3 +323,90 @@ def test_plot_expansions_writes_a_small_png(tmp_path, tiny_race):
     rows, _ = tiny_race
     png = plotting.plot_expansions(rows, tmp_path / "exp.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and 1000 < png.stat().st_size < 300_000
+
+
+# ------------------------------------------------------------------ RQMC ground truth and the peers (issue 12)
+def test_rqmc_ground_truth_is_exact_for_identity_and_beats_monte_carlo_at_equal_samples(tmp_path, tiny_mlp):
+    from shinnet.study.groundtruth_rqmc import rqmc_ground_truths
+
+    r = rqmc_ground_truths(tiny_mlp, ["identity", "tanh"], target_stderr=1e-4, cache_dir=tmp_path)
+    assert r["identity"].value == pytest.approx(groundtruth.exact_mean_f(tiny_mlp), abs=1e-12)
+    assert r["identity"].stderr < 1e-10
+    mc = ground_truths(tiny_mlp, outputs=["tanh"], n_samples=r["tanh"].n_samples, use_cache=False)["tanh"]
+    # independent references agree; RQMC + control variates is more precise at the same sample count
+    assert abs(r["tanh"].value - mc.value) < 5 * math.hypot(r["tanh"].stderr, mc.stderr)
+    assert r["tanh"].stderr < mc.stderr
+    assert r["tanh"].stderr <= 1e-4 or r["tanh"].n_samples >= 2**22
+    again = rqmc_ground_truths(tiny_mlp, ["tanh"], target_stderr=1e-4, cache_dir=tmp_path)["tanh"]
+    assert again.from_cache and again.value == r["tanh"].value
+
+
+def test_peer_rows_equal_the_public_estimators_on_the_same_points(tiny_mlp):
+    import shinnet
+    from shinnet.hybrid import hybrid
+    from shinnet.sampling.inputs import child_seed
+    from shinnet.study.peers import peer_runs
+
+    rows = {r["peer"]: r for r in peer_runs(tiny_mlp, ["tanh"], [8], seed=5)}
+    ss = child_seed(np.random.SeedSequence(5), 8)  # the seed sequence of the 2^8-point run
+    assert rows["rqmc"]["value"] == pytest.approx(shinnet.monte_carlo(tiny_mlp, 256, seed=ss, method="sobol").value,
+                                                  rel=1e-12)
+    cv = shinnet.monte_carlo(tiny_mlp, 256, seed=ss, method="sobol", control_variates=True)
+    assert rows["rqmc_cv"]["value"] == pytest.approx(cv.value, rel=1e-9)
+    assert rows["rqmc_cv"]["stderr"] == pytest.approx(cv.stderr, rel=1e-6)
+    hy = hybrid(tiny_mlp, 256, seed=ss)
+    assert rows["hybrid"]["value"] == pytest.approx(hy.value, rel=1e-9)
+    for r in rows.values():
+        assert r["mse"] == r["stderr"] ** 2 and r["n_samples"] == 256 and r["flops"] > 256 * tiny_mlp.flops_per_sample()
+
+
+def test_race_rows_compare_every_rung_with_the_cheapest_peer(tiny_race):
+    rows, _ = tiny_race
+    for r in rows:
+        reach = {p: r[f"reach_{p}"] for p in race.ALL_PEERS if not math.isnan(r[f"reach_{p}"])}
+        assert r["reach_monte_carlo"] == pytest.approx(r["ratio"] * r["flops"], rel=1e-12)
+        if r["output"] == "identity":
+            continue
+        assert set(reach) == set(race.ALL_PEERS)
+        assert r["peer_best"] == min(reach, key=reach.get)
+        assert r["peer_ratio"] == pytest.approx(min(reach.values()) / r["flops"], rel=1e-12)
+        assert r["peer_ratio_advice"] == pytest.approx(min(reach.values()) / r["flops_with_advice"], rel=1e-12)
+
+
+def test_power_law_fit_recovers_slope_and_inverts():
+    from shinnet.study.peers import fit_power_law, flops_to_reach
+
+    F = np.geomspace(1e4, 1e8, 5)
+    log_c, alpha = fit_power_law(F, 3.0 * F**-1.5)
+    assert alpha == pytest.approx(1.5, rel=1e-12) and log_c == pytest.approx(math.log(3.0), rel=1e-12)
+    assert flops_to_reach(log_c, alpha, 3.0 * 1e9**-1.5) == pytest.approx(1e9, rel=1e-9)
+    assert math.isnan(flops_to_reach(*fit_power_law([1e4], [1e-3]), 1e-6))  # one point: no fit
+    assert math.isnan(flops_to_reach(*fit_power_law(F, np.zeros(5)), 1e-6))  # an exact peer: no fit
+
+
+def test_peer_summary_picks_the_best_rung_against_the_strongest_peer():
+    base = dict(target="t", output="tanh", d=16, hidden="relu", seed=0, expansion="degree", N=2, q=0,
+                flops_per_sample=100.0, unresolved=False, flops=10.0, flops_with_advice=100.0, nmse=1e-4)
+    rows = [dict(base, m=1024, K=2, peer_ratio=3.0, peer_ratio_advice=0.5, peer_best="rqmc_cv"),
+            dict(base, m=1024, K=3, peer_ratio=2.0, peer_ratio_advice=0.8, peer_best="hybrid"),
+            dict(base, m=4096, K=2, peer_ratio=12.0, peer_ratio_advice=1.5, peer_best="rqmc_cv"),
+            dict(base, m=4096, K=2, output="identity", peer_ratio=1e30, peer_ratio_advice=1e30, peer_best="rqmc")]
+    table = compare.peer_summary(rows)
+    assert [(r["m"], r["best rung"], r["best rung w/ advice"]) for r in table] == [
+        (1024, "D(2,2,0)", "D(2,3,0)"), (4096, "D(2,2,0)", "D(2,2,0)")]
+    assert table[0]["ratio vs peers"] == 3.0 and table[0]["ratio vs peers w/ advice"] == 0.8
+    assert table[0]["strongest peer"] == "hybrid" and table[1]["ratio vs peers"] == 12.0
+
+
+def test_race_plot_with_peers_is_wide_with_legend_outside(tmp_path, tiny_mlp):
+    from PIL import Image
+
+    grid = suite.preset("tiny")
+    peers: list = []
+    rows = race.race_rows(None, tiny_mlp, grid, use_cache=False, peer_rows=peers)
+    assert {p["peer"] for p in peers} == {"rqmc", "rqmc_cv", "hybrid"}
+    png = plotting.plot_race(rows, tmp_path / "race.png", peers)
+    width, height = Image.open(png).size
+    assert width >= 1000 and png.stat().st_size < 300_000
+    exp = plotting.plot_expansions(rows, tmp_path / "exp.png")
+    assert Image.open(exp).size[0] >= 500

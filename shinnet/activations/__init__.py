@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 
 from shinnet.activations.base import Activation, as_unit_arrays
 from shinnet.activations.closed_forms import Polynomial, ReLU
+from shinnet.activations.registry_extra import extra_factories
 from shinnet.activations.user import from_callable
 
 __all__ = [
@@ -32,12 +33,7 @@ def _builtin_factories() -> dict[str, Callable[[], Activation]]:
         "linear": lambda: Polynomial([0.0, 1.0], name="identity"),
         "quadratic": lambda: Polynomial([0.0, 0.0, 1.0], name="quadratic"),
     }
-    try:  # smooth activations and the rest live in their own modules
-        from shinnet.activations.registry_extra import extra_factories
-    except ImportError:  # pragma: no cover - during bootstrap only
-        pass
-    else:
-        factories.update(extra_factories())
+    factories.update(extra_factories())  # smooth activations and the rest live in their own modules
     return factories
 
 
@@ -58,11 +54,31 @@ _REGISTRY = _Registry()
 
 
 def register(name: str, factory: Callable[[], Activation], *, overwrite: bool = False) -> None:
-    """Register ``factory`` (a zero-argument callable returning an Activation) under ``name``."""
+    """Register ``factory`` (a zero-argument callable returning an Activation) under ``name``.
+
+    The factory is called once here, so a factory that fails or returns something other than an
+    :class:`Activation` is refused at registration (``TypeError``), not at first use.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"activation name must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise TypeError(
+            f"register({name!r}, factory): factory must be a zero-argument callable returning an Activation, "
+            f"got {type(factory).__name__} {factory!r}; to register a plain function f(z) use "
+            f"register({name!r}, lambda: shinnet.activations.from_callable(f))"
+        )
     table = _REGISTRY.factories()
     key = name.lower()
     if key in table and not overwrite:
         raise ValueError(f"activation {name!r} is already registered (pass overwrite=True to replace it)")
+    try:
+        made = factory()
+    except Exception as exc:
+        raise TypeError(f"register({name!r}, factory): calling the factory failed: {exc}") from exc
+    if not isinstance(made, Activation):
+        raise TypeError(
+            f"register({name!r}, factory): the factory must return an Activation, got {type(made).__name__}"
+        )
     table[key] = factory
 
 

@@ -47,6 +47,25 @@ class Activation(ABC):
     polynomial_degree: int | None = None
     #: a statement of how accurate ``gaussian_derivative_means`` is
     accuracy: str = "closed form (exact to rounding)"
+    #: highest derivative order / Hermite degree k for which the coefficients are guaranteed
+    #: (None: no limit); requests above it raise ValueError (:meth:`check_degree`)
+    max_accurate_degree: int | None = None
+
+    def check_degree(self, k_max: int, parameter: str = "k_max") -> int:
+        """``k_max`` as an int, or ``ValueError`` naming ``parameter`` and the limit when it is
+        negative, not an integer, or above :attr:`max_accurate_degree`.  Cost O(1)."""
+        if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)):
+            raise ValueError(f"{parameter} must be an integer >= 0, got {k_max!r}")
+        if k_max < 0:
+            raise ValueError(f"{parameter} must be >= 0, got {k_max}")
+        limit = self.max_accurate_degree
+        if limit is not None and k_max > limit:
+            raise ValueError(
+                f"{parameter}={int(k_max)} is above the accurate range of activation {self.name!r}: its "
+                f"Gaussian derivative means / Hermite coefficients are guaranteed only for k <= {limit} "
+                f"(docs/activations.md); use {parameter} <= {limit}"
+            )
+        return int(k_max)
 
     @abstractmethod
     def value(self, z: Any) -> Any:
@@ -68,6 +87,7 @@ class Activation(ABC):
 
     def hermite_coefficients(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         """``gamma_k = E[sigma(rZ+b) He_k(Z)] = r^k E[sigma^(k)(rZ+b)]``, shape (m, k_max + 1)."""
+        k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
         means = self.gaussian_derivative_means(k_max, r, b)
         powers = r[:, None] ** np.arange(k_max + 1)[None, :]

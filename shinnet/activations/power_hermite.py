@@ -8,21 +8,30 @@ gives ``C_{p,k} = r^k d^k/db^k E[sigma(rZ+b)^p]``.
 Closed forms live in a small registry keyed by activation class or registered name (a new closed
 form is one :func:`register_power_hermite` call); everything else goes through
 :func:`quadrature_power_hermite`, a Gauss-Legendre rule on ``[-15, 15]`` with the normal density
-folded in (MATH.md section 8: 200-node Gauss-Hermite is not enough for tanh at r ~ 1.3).
+folded in (MATH.md section 8: 200-node Gauss-Hermite is not enough for tanh at r ~ 1.3); steep
+units of the logistic family by asymptote + remainder (:mod:`shinnet.activations.power_split`).
+The closed forms themselves are in :mod:`shinnet.activations.power_closed`.
 """
 
 from __future__ import annotations
 
 import warnings
-from math import ceil, factorial
+from math import factorial
 from typing import Any, Callable
 
 import numpy as np
-from numpy.polynomial import polynomial as npoly
-from scipy.special import erfcx, ndtr
 
 from shinnet.activations.base import Activation, as_unit_arrays
 from shinnet.activations.closed_forms import Polynomial, ReLU
+from shinnet.activations.power_closed import (
+    heaviside_rule,
+    polynomial_rule,
+    relu_rule,
+    relu_truncated_moments,
+    sign_rule,
+)
+from shinnet.activations.power_gentle import gentle_power_hermite
+from shinnet.activations.power_split import split_power_hermite, steep_split_name, steep_units
 from shinnet.hermite import gauss_legendre_normal_rule, hermite_he
 
 __all__ = [
@@ -38,118 +47,11 @@ __all__ = [
 PowerHermiteRule = Callable[[Activation, int, int, np.ndarray, np.ndarray], np.ndarray]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
-_SQRT_HALF_PI = np.sqrt(0.5 * np.pi)
 _QUAD_NODES = 2000  # Legendre nodes per panel
 _SHARED_RULE_MAX_R = 10.0  # above this a middle panel of width 40/r resolves sigma(rz+b)
 _QUAD_CHUNK_ENTRIES = 1 << 21  # entries per work array (16 MiB of float64)
 _QUAD_CHECK_UNITS = 16
 _QUAD_CHECK_TOL = 1e-10
-
-
-# --------------------------------------------------------------------------- closed forms
-def relu_truncated_moments(p_max: int, beta: np.ndarray) -> np.ndarray:
-    """``I_p(beta) = E[(Z + beta)_+^p]`` for p = 0..p_max, shape (m, p_max + 1).
-
-    ``I_0 = Phi(beta)``, ``I_1 = phi(beta) + beta Phi(beta)``, ``I_p = beta I_{p-1} + (p-1) I_{p-2}``
-    (integrate ``Z (Z+beta)_+^{p-1}`` by parts).  The forward recurrence cancels for
-    ``beta < -1`` (``I_p`` is its minimal solution), so there the ratios ``J_p / J_{p-1}``
-    (``J = I / phi``) come from the backward continued fraction ``rho_p = p / (rho_{p+1} - beta)``,
-    started ``60 + p_max + 600 / beta^2`` terms out, and ``J_0 = sqrt(pi/2) erfcx(-beta/sqrt 2)``.
-    Relative accuracy ~1e-14 for p <= 20.  Cost O(m (p_max + 600/beta^2)).
-    """
-    beta = np.asarray(beta, dtype=np.float64)
-    out = np.empty(beta.shape + (p_max + 1,))
-    phi = _INV_SQRT_2PI * np.exp(-0.5 * beta * beta)
-    j0 = _SQRT_HALF_PI * erfcx(-beta / np.sqrt(2.0))  # Phi(beta) / phi(beta), no underflow
-    fwd = beta >= -1.0
-    if np.any(fwd):
-        bf = beta[fwd]
-        out[fwd, 0] = ndtr(bf)
-        if p_max >= 1:
-            out[fwd, 1] = phi[fwd] + bf * out[fwd, 0]
-        for p in range(2, p_max + 1):
-            out[fwd, p] = bf * out[fwd, p - 1] + (p - 1) * out[fwd, p - 2]
-    back = ~fwd
-    if np.any(back):
-        bb = beta[back]
-        n_terms = p_max + 60 + int(ceil(600.0 / float(np.min(bb * bb))))
-        rho = np.zeros_like(bb)
-        ratios = np.empty((bb.size, p_max + 1))
-        for p in range(n_terms, 0, -1):
-            rho = p / (rho - bb)
-            if p <= p_max:
-                ratios[:, p] = rho
-        j = j0[back].copy()
-        out[back, 0] = j * phi[back]
-        for p in range(1, p_max + 1):
-            j = j * ratios[:, p]
-            out[back, p] = j * phi[back]
-    return out
-
-
-def _relu_rule(act: Activation, p_max: int, k_max: int, r: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """relu: ``C_{p,k} = r^p d^k I_p / d beta^k`` with ``beta = b / r`` (MATH.md section 8).
-
-    ``d^k I_p = p!/(p-k)! I_{p-k}`` for k <= p (since ``I_p' = p I_{p-1}``), and
-    ``p! (-1)^(k-p-1) He_{k-p-1}(beta) phi(beta)`` for k > p (since ``I_0' = phi``).
-    Cost O(m (p_max k_max + p_max + 600/beta^2)).
-    """
-    beta = b / r
-    moments = relu_truncated_moments(p_max, beta)
-    phi = _INV_SQRT_2PI * np.exp(-0.5 * beta * beta)
-    he = hermite_he(max(k_max - 1, 0), beta)
-    out = np.zeros((r.size, p_max + 1, k_max + 1))
-    out[:, 0, 0] = 1.0
-    for p in range(1, p_max + 1):
-        rp = r**p
-        for k in range(k_max + 1):
-            if k <= p:
-                out[:, p, k] = rp * (factorial(p) / factorial(p - k)) * moments[:, p - k]
-            else:
-                out[:, p, k] = rp * factorial(p) * (-1.0) ** (k - p - 1) * he[:, k - p - 1] * phi
-    return out
-
-
-def _step_hermite(k_max: int, beta: np.ndarray) -> np.ndarray:
-    """``E[1(Z > -beta) He_k(Z)]``: ``Phi(beta)`` at k = 0, ``(-1)^(k-1) He_{k-1}(beta) phi(beta)``
-    for k >= 1 (``He_k phi = -(He_{k-1} phi)'``).  Shape (m, k_max + 1)."""
-    out = np.empty((beta.size, k_max + 1))
-    out[:, 0] = ndtr(beta)
-    if k_max >= 1:
-        phi = _INV_SQRT_2PI * np.exp(-0.5 * beta * beta)
-        he = hermite_he(k_max - 1, beta)
-        for k in range(1, k_max + 1):
-            out[:, k] = (-1.0) ** (k - 1) * he[:, k - 1] * phi
-    return out
-
-
-def _heaviside_rule(act: Activation, p_max: int, k_max: int, r: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """heaviside: ``H^p = H`` for p >= 1, so ``C_{p,k} = E[1(Z > -b/r) He_k(Z)]``.  Cost O(m p k)."""
-    out = np.zeros((r.size, p_max + 1, k_max + 1))
-    out[:, 0, 0] = 1.0
-    out[:, 1:, :] = _step_hermite(k_max, b / r)[:, None, :]
-    return out
-
-
-def _sign_rule(act: Activation, p_max: int, k_max: int, r: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sign: ``sign^p = 1`` for even p and ``= 2 H - 1`` for odd p (r > 0).  Cost O(m p k)."""
-    out = np.zeros((r.size, p_max + 1, k_max + 1))
-    step = 2.0 * _step_hermite(k_max, b / r)
-    step[:, 0] -= 1.0
-    out[:, 0::2, 0] = 1.0
-    out[:, 1::2, :] = step[:, None, :]
-    return out
-
-
-def _polynomial_rule(act: Activation, p_max: int, k_max: int, r: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Polynomial sigma: ``sigma^p`` is the polynomial ``polypow(c, p)``, whose Hermite
-    coefficients are exact (Gaussian raw moments).  Cost O(m p_max (p_max q)^2), q = deg sigma."""
-    coefficients = np.asarray(act.coefficients, dtype=np.float64)  # type: ignore[attr-defined]
-    out = np.zeros((r.size, p_max + 1, k_max + 1))
-    out[:, 0, 0] = 1.0
-    for p in range(1, p_max + 1):
-        out[:, p, :] = Polynomial(npoly.polypow(coefficients, p)).hermite_coefficients(k_max, r, b)
-    return out
 
 
 class _RuleTable:
@@ -162,10 +64,10 @@ class _RuleTable:
     def rules(self) -> dict[type | str, PowerHermiteRule]:
         if self._rules is None:
             self._rules = {
-                ReLU: _relu_rule,
-                Polynomial: _polynomial_rule,
-                "heaviside": _heaviside_rule,
-                "sign": _sign_rule,
+                ReLU: relu_rule,
+                Polynomial: polynomial_rule,
+                "heaviside": heaviside_rule,
+                "sign": sign_rule,
             }
         return self._rules
 
@@ -310,13 +212,28 @@ def quadrature_power_hermite(act: Activation, p_max: int, k_max: int, r: Any, b:
     and a ``RuntimeWarning`` is issued if the two disagree by more than 1e-10 of that scale.
     Cost about ``2 m n p_max (k_max + 2)`` FLOPs (n = 2000 nodes per unit, 6000 if r > 10) plus ``m n``
     activation evaluations; work arrays are chunked to ~16 MiB.
+
+    Exception: steep units of the built-in tanh / sigmoid / softplus / silu (r above
+    ``transition.SPLIT_MIN_R``) go through :func:`shinnet.activations.power_split.split_power_hermite`
+    (asymptote ``sign^p`` / ``H`` / ``relu^p`` in closed form + the remainder on a graded rule),
+    accurate to ~1e-15 relative to ``C_{p,k}`` itself (the fixed panels above leave 1e-8 relative
+    errors on the small entries at r = 1e4, although ~4e-13 of the Cauchy-Schwarz scale).
     """
     r, b = as_unit_arrays(r, b)
     if np.any(r <= 0):
         raise ValueError("quadrature_power_hermite needs r > 0 (constant units are handled by the caller)")
-    out = _quadrature_block(act, p_max, k_max, r, b, 15.0, 20.0)
-    if check and p_max >= 1 and r.size:
-        _check_quadrature(act, p_max, k_max, r, b, out)
+    name = steep_split_name(act)
+    steep = steep_units(name, r)
+    out = np.empty((r.size, p_max + 1, k_max + 1))
+    if np.any(steep):  # built-in logistic family: asymptote + remainder (power_split)
+        out[steep] = split_power_hermite(name, p_max, k_max, r[steep], b[steep])  # type: ignore[arg-type]
+    gentle = ~steep
+    if np.any(gentle) and name is not None:  # built-in logistic family: Hermite / derivative routes
+        out[gentle] = gentle_power_hermite(name, p_max, k_max, r[gentle], b[gentle])
+    elif np.any(gentle):
+        out[gentle] = _quadrature_block(act, p_max, k_max, r[gentle], b[gentle], 15.0, 20.0)
+        if check and p_max >= 1:
+            _check_quadrature(act, p_max, k_max, r[gentle], b[gentle], out[gentle])
     return out
 
 
@@ -388,11 +305,18 @@ def power_hermite_coefficients(act: Any, p_max: int, k_max: int, r: Any, b: Any,
 def power_hermite_flops(act: Any, p_max: int, k_max: int, m: int) -> float:
     """FLOPs charged for :func:`power_hermite_coefficients` on m units (the cost of the advice):
     ``m p_max (k_max + 1) * 10`` for closed forms, ``2 m n p_max (k_max + 2) + m n cost(sigma)``
-    with n = 2000 nodes for quadrature (r <= 10)."""
+    with n = 2000 nodes for quadrature (r <= 10).  The built-in logistic family is charged for its
+    worst route on every unit: n = 2,700 (graded rule of steep units) and, on top, the derivative
+    route of :mod:`power_gentle` (Taylor coefficients and Cauchy powers, ``(k_max + 1)^2 (p_max + 2)``
+    per node of 2,400)."""
     from shinnet import activations
 
     act = activations.get(act)
     if closed_form_rule(act) is not None:
         return 10.0 * m * p_max * (k_max + 1)
+    if steep_split_name(act) is not None:
+        n = 2700
+        taylor = m * 2400.0 * (k_max + 1) ** 2 * (p_max + 2)
+        return 2.0 * m * n * p_max * (k_max + 2) + m * n * float(act.flops) + taylor
     n = _QUAD_NODES
     return 2.0 * m * n * p_max * (k_max + 2) + m * n * float(act.flops)

@@ -40,6 +40,7 @@ from shinnet.activations.quadrature import (
     normal_rule,
     unit_chunks,
 )
+from shinnet.activations.transition import by_norm
 
 #: relative error estimate below which the derivative route is not tried
 _GOOD_ENOUGH = 1e-13
@@ -155,7 +156,9 @@ def sigmoid_derivative_means(k_max: int, r: object, b: object) -> tuple[np.ndarr
     """``M_k = E[s^(k)(r Z + b)]`` for k = 0..k_max, and an estimate of the absolute error.
 
     The most accurate of the derivative, Hermite and Fourier routes per entry (module
-    docstring).  ``r = 0`` gives the pointwise derivatives ``s^(k)(b)``.
+    docstring) for ``r <= 10``; for steeper units the split route of
+    :mod:`shinnet.activations.transition` (step + remainder on a rule graded towards the
+    transition).  ``r = 0`` gives the pointwise derivatives ``s^(k)(b)``.
 
     Returns
     -------
@@ -164,6 +167,11 @@ def sigmoid_derivative_means(k_max: int, r: object, b: object) -> tuple[np.ndarr
     if k_max < 0:
         raise ValueError(f"k_max must be >= 0, got {k_max}")
     r, b = as_unit_arrays(r, b)
+    return by_norm("sigmoid", k_max, r, b, _gentle_sigmoid_means)
+
+
+def _gentle_sigmoid_means(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed-rule routes (module docstring), verified for ``r <= 10``."""
     means, errors = hermite_route(sigmoid_numpy, k_max, r, b)
     if k_max >= 1:
         means, errors = most_accurate((means, errors), sigmoid_fourier_route(k_max, r, b))

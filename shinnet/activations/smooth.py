@@ -9,6 +9,12 @@ routes, the most accurate kept per entry, each with an error estimate):
 * ``E[silu^(k)(rZ+b)] = b M_k + r^2 M_{k+1} + k M_{k-1}`` (Stein: ``E[(rZ+b) g(rZ+b)] =
   b E[g] + r^2 E[g']``); k = 0 also by direct quadrature, keeping the more accurate.
 
+Steep units (``r`` above :data:`shinnet.activations.transition.SPLIT_MIN_R`: 10 for sigmoid and
+softplus, 5 for tanh and silu) use the split route of :mod:`shinnet.activations.transition`
+instead (asymptote step / sign / relu in closed form + remainder on a graded rule); a fixed rule
+cannot resolve the transition of width ``1/r`` (issue 10).  Degrees above 24 are refused
+(``max_accurate_degree``).
+
 FLOP counts use the convention that one transcendental function (exp, log, tanh, erf) costs
 :data:`TRANSCENDENTAL_FLOPS`.
 """
@@ -23,6 +29,7 @@ from shinnet.activations import backend_ops as ops
 from shinnet.activations.base import as_unit_arrays
 from shinnet.activations.quadrature import EPS, EstimatedActivation, hermite_route, most_accurate
 from shinnet.activations.sigmoid_core import sigmoid_derivative_means
+from shinnet.activations.transition import by_norm
 
 __all__ = ["TRANSCENDENTAL_FLOPS", "Sigmoid", "Tanh", "SiLU", "Softplus"]
 
@@ -30,11 +37,14 @@ __all__ = ["TRANSCENDENTAL_FLOPS", "Sigmoid", "Tanh", "SiLU", "Softplus"]
 TRANSCENDENTAL_FLOPS = 10.0
 
 _ACCURACY = (
-    "quadrature (max-accuracy of derivative / Hermite / Fourier routes, 2,400-node composite "
-    "Gauss-Legendre); verified against 60-digit mpmath: relative error <= 1e-12 for k <= 24, "
-    "{range}, except near zeros of (r, b) -> E[sigma^(k)(rZ+b)], where the absolute error is "
-    "<= 1e-12 (|M_k| + |b| |M_(k+1)| + r^2 |M_(k+2)|) (the sensitivity to 1e-12 relative "
-    "changes of r and b); gaussian_derivative_means_with_error returns a per-entry estimate"
+    "quadrature: for r <= {split:g} the most accurate of derivative / Hermite / Fourier routes "
+    "(2,400-node composite Gauss-Legendre), for r > {split:g} {asym} + remainder on panels graded "
+    "towards the transition z = -b/r (shinnet.activations.transition). Verified against mpmath "
+    "for k <= 24 (k > 24 is refused): relative error <= 1e-12 for {range} and for every b in "
+    "[-3, 5] at r in {{200, 1000, 2000, 1e4}}, except near zeros of (r, b) -> E[sigma^(k)(rZ+b)], "
+    "where the absolute error is <= 1e-12 (|M_k| + |b| |M_(k+1)| + r^2 |M_(k+2)|) + 1e-14 |M_(k+1)| "
+    "(the sensitivity to relative changes of 1e-12 in r and b, or 1e-14 absolute in b); "
+    "gaussian_derivative_means_with_error returns a per-entry estimate"
 )
 
 
@@ -43,13 +53,13 @@ class Sigmoid(EstimatedActivation):
 
     name = "sigmoid"
     flops = TRANSCENDENTAL_FLOPS + 4.0
-    accuracy = _ACCURACY.format(range="0 <= r <= 10, |b| <= 10")
+    accuracy = _ACCURACY.format(split=10.0, asym="step", range="0 <= r <= 10, |b| <= 10")
 
     def value(self, z: Any) -> Any:
         return ops.sigmoid(z)
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-        return sigmoid_derivative_means(k_max, r, b)
+        return sigmoid_derivative_means(self.check_degree(k_max), r, b)
 
 
 class Tanh(EstimatedActivation):
@@ -57,13 +67,18 @@ class Tanh(EstimatedActivation):
 
     name = "tanh"
     flops = TRANSCENDENTAL_FLOPS
-    accuracy = _ACCURACY.format(range="0 <= r <= 5, |b| <= 5")
+    accuracy = _ACCURACY.format(split=5.0, asym="sign", range="0 <= r <= 5, |b| <= 5")
 
     def value(self, z: Any) -> Any:
         return ops.do("tanh", z)
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
+        return by_norm("tanh", k_max, r, b, self._gentle)
+
+    @staticmethod
+    def _gentle(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, errors = sigmoid_derivative_means(k_max, 2.0 * r, 2.0 * b)
         scale = 2.0 ** np.arange(1, k_max + 2, dtype=np.float64)
         means, errors = means * scale, errors * scale
@@ -77,13 +92,18 @@ class Softplus(EstimatedActivation):
 
     name = "softplus"
     flops = 2.0 * TRANSCENDENTAL_FLOPS + 3.0
-    accuracy = _ACCURACY.format(range="0 <= r <= 10, |b| <= 10")
+    accuracy = _ACCURACY.format(split=10.0, asym="relu", range="0 <= r <= 10, |b| <= 10")
 
     def value(self, z: Any) -> Any:
         return ops.softplus(z)
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
+        return by_norm("softplus", k_max, r, b, self._gentle)
+
+    @staticmethod
+    def _gentle(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean0, err0 = hermite_route(ops.softplus, 0, r, b)
         if k_max == 0:
             return mean0, err0
@@ -96,13 +116,17 @@ class SiLU(EstimatedActivation):
 
     name = "silu"
     flops = TRANSCENDENTAL_FLOPS + 5.0
-    accuracy = _ACCURACY.format(range="0 <= r <= 5, |b| <= 5")
+    accuracy = _ACCURACY.format(split=5.0, asym="relu", range="0 <= r <= 5, |b| <= 5")
 
     def value(self, z: Any) -> Any:
         return z * ops.sigmoid(z)
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
+        return by_norm("silu", k_max, r, b, self._gentle)
+
+    def _gentle(self, k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, e = sigmoid_derivative_means(k_max + 1, r, b)
         ks = np.arange(k_max + 1, dtype=np.float64)
         bb, r2 = b[:, None], (r * r)[:, None]

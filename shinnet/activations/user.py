@@ -27,9 +27,11 @@ from shinnet.activations.quadrature import (
 __all__ = ["CallableActivation", "from_callable"]
 
 _ACCURACY = (
-    "quadrature (2,400-node composite Gauss-Legendre on [-15, 15] with the normal density). "
-    "Discretisation error < 1e-13 when fn is analytic in the strip |Im z| < 0.15 r around the "
-    "real axis and grows at most like exp(z^2 / 4); a kink or jump in fn makes it O(1e-5) "
+    "quadrature (2,400-node composite Gauss-Legendre on [-15, 15] with the normal density; for "
+    "r > 10 per-unit panels graded towards the transition z = -b/r plus panels of width 1 in "
+    "x = rz + b on [-40, 40]). Discretisation error < 1e-13 when fn is analytic in the strip "
+    "|Im x| < 0.15 r (r <= 10), resp. in |Im x| < 0.3 with its features in |x| <= 40 (r > 10), "
+    "and grows at most like exp(x^2 / 4); degrees k > 24 are refused; a kink or jump in fn makes it O(1e-5) "
     "or worse (register a closed form instead). Rounding: see "
     "gaussian_derivative_means_with_error. {derivs}"
 )
@@ -86,8 +88,7 @@ class CallableActivation(EstimatedActivation):
         return values, 4.0 * EPS * np.abs(values)
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-        if k_max < 0:
-            raise ValueError(f"k_max must be >= 0, got {k_max}")
+        k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
         means, errors = hermite_route(self._numpy_value, k_max, r, b)
         if self._derivatives:

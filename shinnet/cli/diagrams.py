@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import Any
 
+from shinnet.cli import checks
+
 __all__ = ["register", "run"]
 
 
@@ -25,15 +27,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--order", type=int, help="one cumulant order n")
-    which.add_argument("--max-order", type=int, help="all orders 2..N")
-    parser.add_argument("--max-degree", type=int, help="largest vertex degree K")
-    parser.add_argument("--min-degree", type=int, default=1, help="smallest vertex degree (default 1)")
+    which.add_argument("--order", type=checks.int_arg(2), help="one cumulant order n >= 2")
+    which.add_argument("--max-order", type=checks.int_arg(2), help="all orders 2..N")
+    parser.add_argument("--max-degree", type=checks.int_arg(1), help="largest vertex degree K")
+    parser.add_argument("--min-degree", type=checks.int_arg(1), default=1, help="smallest vertex degree (default 1)")
     parser.add_argument("--degrees", help="exact degree multiset, comma separated (needs --order)")
     parser.add_argument("--list", action="store_true", help="list every diagram with its weight")
     parser.add_argument("--json", action="store_true", help="list as JSON lines")
     parser.add_argument("--draw", metavar="FILE.png", help="draw the diagrams (needs --order)")
-    parser.add_argument("--max-panels", type=int, default=120, help="most diagrams drawn (default 120)")
+    parser.add_argument("--max-panels", type=checks.int_arg(1), default=120, help="most diagrams drawn (default 120)")
     parser.add_argument("--cache-dir", help="table cache directory (default $SHINNET_CACHE_DIR or user cache)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache")
     parser.set_defaults(func=run)
@@ -54,7 +56,10 @@ def _selected(args: argparse.Namespace) -> dict[int, list]:
         return {args.order: diagrams(args.order, max(degrees), degrees=degrees)}
     if args.max_degree is None:
         raise ValueError("give --max-degree (or --degrees)")
+    if args.min_degree > args.max_degree:
+        raise ValueError(f"--min-degree {args.min_degree} exceeds --max-degree {args.max_degree}")
     orders = [args.order] if args.order is not None else list(range(2, args.max_order + 1))
+    checks.check_cost(max(orders), args.max_degree, "shinnet diagrams")
     return {n: diagrams(n, args.max_degree, args.min_degree, **cache) for n in orders}
 
 

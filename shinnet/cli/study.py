@@ -3,8 +3,10 @@
 Subcommands (each writes CSVs and PNGs to ``--out DIR``, default ``./shinnet-study`` in the
 current directory, resolved here and passed to the library as an absolute path):
 
-* ``race`` -- shinnet vs Monte Carlo at equal FLOPs on a model grid (``--preset small|full|tiny``),
-  with the degree and the resummed expansion (``--expansions``) and which one wins where;
+* ``race`` -- shinnet vs every sampling peer (plain Monte Carlo, RQMC, RQMC + control variates,
+  hybrid; ``--peer-log2-n``) at equal FLOPs on a model grid (``--preset small|full|tiny|peers``),
+  with an RQMC ground truth (``--truth-method``), the degree and the resummed expansion
+  (``--expansions``) and which one wins where;
 * ``kappa-vs-K`` -- kappa_n against the Hermite degree K with the Monte Carlo reference;
 * ``series-order`` -- E[psi(f)] against the series order q;
 * ``pruning`` -- pruning tolerance against reported budget against actual error.
@@ -69,6 +71,13 @@ def register(subparsers: Any) -> None:
         r.add_argument(f"--{name}", nargs="+", default=None, help=f"override the preset's {name}")
     r.add_argument("--expansions", nargs="+", default=None, choices=("degree", "resummed"),
                    help="expansions raced (default: the preset's, both)")
+    r.add_argument("--peer-log2-n", type=int, nargs="*", default=None,
+                   help="measure the sampling peers (RQMC, RQMC + control variates, hybrid) at 2^p points "
+                        "(default: the preset's; none: plain Monte Carlo only)")
+    r.add_argument("--truth-method", choices=("rqmc", "monte_carlo"), default=None,
+                   help="ground truth by RQMC + control variates (default) or Monte Carlo")
+    r.add_argument("--truth-stderr", type=float, default=None, help="override the preset's ground-truth stderr")
+    r.add_argument("--truth-max-samples", type=int, default=None, help="override the preset's ground-truth cap")
     r.set_defaults(func=run_race)
 
     k = sub.add_parser("kappa-vs-K", help="kappa_n against the Hermite degree K, with Monte Carlo")
@@ -129,22 +138,31 @@ def run_race(args: argparse.Namespace) -> int:
     from shinnet.study import compare, plotting, race, suite, tables
 
     grid = suite.preset("tiny" if args.quick else args.preset)
-    overrides = {k: getattr(args, k) for k in ("d", "m", "seeds", "hidden", "outputs", "targets", "expansions")
-                 if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("d", "m", "seeds", "hidden", "outputs", "targets", "expansions",
+                                                "peer_log2_n", "truth_method", "truth_stderr", "truth_max_samples")
+                 if getattr(args, k, None) is not None}
     grid = grid.with_(**overrides)
     out = _out(args)
     print(f"race: {grid.size()} models x {len(grid.outputs)} outputs x {len(grid.rungs())} rungs "
           f"({', '.join(grid.expansions)}) -> {out}")
     t0 = time.perf_counter()
-    rows = race.run_race(grid, cache_dir=args.cache_dir, progress=True, log=print)
+    peer_rows: list[dict[str, Any]] = []
+    rows = race.run_race(grid, cache_dir=args.cache_dir, progress=True, log=print, peer_rows=peer_rows)
     fams = race.family_table(rows)
     summary = summary_rows(fams)
     tables.write_csv(out / "race.csv", rows)
     tables.write_csv(out / "race_families.csv", fams)
-    (out / "race_summary.md").write_text(tables.markdown_table(summary))
-    plotting.plot_race(rows, out / "race.png")
+    text = tables.markdown_table(summary)
     written = ["race.csv", "race_families.csv", "race_summary.md", "race.png"]
-    print(tables.markdown_table(summary))
+    if peer_rows:
+        tables.write_csv(out / "race_peers.csv", peer_rows)
+        against = compare.peer_summary(rows)
+        text += "\nAgainst the strongest peer (FLOP ratio at equal MSE; > 1: shinnet wins):\n\n"
+        text += tables.markdown_table(against)
+        written.insert(2, "race_peers.csv")
+    (out / "race_summary.md").write_text(text)
+    plotting.plot_race(rows, out / "race.png", peer_rows)
+    print(text)
     if set(grid.expansions) == {"degree", "resummed"}:
         table = compare.expansion_table(rows)
         margins = compare.marginal_wins(table)

@@ -12,8 +12,10 @@ from typing import Any, Sequence
 
 from shinnet.contract.backends import ArrayProvider, backends, register_backend
 from shinnet.contract.bounds import EXACT_MAX_ORDER, NormTable, best_bound, order_bound
+from shinnet.contract.checks import check_cumulant_request
 from shinnet.contract.diagnostics import ConvergenceWarning, is_diverging
 from shinnet.contract.engine import run_engine
+from shinnet.contract.executor import DiagramExecutor, InlineExecutor
 from shinnet.contract.network import REPRESENTATIONS, Network, build_network
 from shinnet.contract.pathcache import PathCache, default_optimizer
 from shinnet.contract.report import PathRecord, paths
@@ -25,6 +27,8 @@ __all__ = [
     "paths",
     "CumulantResult",
     "DiagramRecord",
+    "DiagramExecutor",
+    "InlineExecutor",
     "ConvergenceReport",
     "ConvergenceWarning",
     "PathCache",
@@ -83,6 +87,10 @@ def cumulants(
     warn: bool = True,
     expansion: str = "degree",
     max_edges: int | None = None,
+    executor: Any = None,
+    split_bounds: bool | None = None,
+    max_diagrams: float | None = None,
+    max_flops: float | None = None,
 ) -> CumulantResult:
     """Cumulants ``kappa_1..kappa_order`` of f truncated at Hermite degree ``max_degree``
     (``expansion="degree"``) or at cosine order ``max_edges`` (``expansion="resummed"``).
@@ -94,8 +102,8 @@ def cumulants(
 
     Parameters
     ----------
-    model_or_shin : TwoLayerMLP or vertex-tensor object
-        A model (shin tensors are built with ``shinnet.shin_tensors(model, max_degree)``) or an
+    model_or_shin : TwoLayerMLP, torch nn.Sequential or vertex-tensor object
+        A model (a torch module is read with ``TwoLayerMLP.from_torch``; shin tensors are built with ``shinnet.shin_tensors(model, max_degree)``) or an
         object with ``U``, ``weights(key)``, ``dense(key)``, ``op_norm(key, p)``,
         ``degree_of(key)`` and ``mean()``.
     order : int
@@ -147,7 +155,26 @@ def cumulants(
         :func:`shinnet.contract.resummed.resummed_cumulants`).  ``auto``: the rule of
         :func:`shinnet.contract.auto.choose_expansion` (needs both truncations).
     max_edges : int, optional
-        Cosine order E_max of the resummed expansion.
+        Cosine order E_max of the resummed expansion (refused with ``expansion="degree"``, which
+        would ignore it).
+    max_diagrams, max_flops : float, optional
+        Limits of the pre-flight cost check (:mod:`shinnet.preflight`; defaults in
+        :mod:`shinnet.defaults`): a request predicted to exceed them is refused before any work
+        with a :class:`shinnet.preflight.RequestTooLarge` saying what it would cost.
+    executor : optional
+        Run the contractions on anything with ``submit`` (a ``concurrent.futures`` executor, a
+        ``dask.distributed.Client``), or a :class:`shinnet.contract.executor.DiagramExecutor`
+        wrapping one with its task sizing.  Planning, bounds and pruning stay in this process;
+        tasks of >= ~0.1 s of estimated work, grouped by contraction shape, are contracted
+        remotely and summed here in the serial order, so the result equals the serial one to
+        rounding whatever order tasks finish in.  Not with ``contract_mode="ordered"``.
+    split_bounds : bool, optional
+        Tighten each bound by ``min`` over splits of the diagram in two halves of
+        ``|<A_S, A_S'>| <= ||A_S|| ||A_S'||`` with the half norms contracted exactly and shared
+        by all diagrams with that half (:class:`shinnet.contract.bounds.SplitBounds`; their cost
+        is charged to ``flops``).  Opt-in (default off): tighter, but the half norms cost
+        2-3x the unpruned evaluation at d = 8, m = 32 (docs/benchmarks.md).  Tree mode only.
+        In the resummed expansion each quotient network ``Net(G/pi)`` is split the same way.
 
     Returns
     -------
@@ -158,8 +185,10 @@ def cumulants(
     Cost: per diagram, cotengra's contraction cost (reported in ``.flops``), plus one path
     search per diagram shape and sizes (cached).
     """
-    if expansion not in ("degree", "resummed", "auto"):
-        raise ValueError(f"expansion must be 'degree', 'resummed' or 'auto', got {expansion!r}")
+    # types, devices and the pre-flight cost check, before any work (shinnet.contract.checks)
+    model_or_shin, order, max_degree, max_edges = check_cumulant_request(
+        model_or_shin, order, max_degree, max_edges, expansion, backend, device, representation,
+        max_diagrams=max_diagrams, max_flops=max_flops, diagrams=diagrams)
     if expansion != "degree":
         from shinnet.contract.auto import dispatch_expansion
 
@@ -168,7 +197,7 @@ def cumulants(
             representation=representation, progress=progress, tol_mode=tol_mode, contract_mode=contract_mode,
             dtype=dtype, device=device, diagrams=diagrams, cache=cache, memory_limit=memory_limit,
             gram_max_m=gram_max_m, compute_bounds=compute_bounds, hypercontractive=hypercontractive,
-            exact_variance=exact_variance, warn=warn,
+            exact_variance=exact_variance, warn=warn, executor=executor, split_bounds=split_bounds,
         )
     if max_degree is None:
         raise ValueError("expansion='degree' needs max_degree (the Hermite degree truncation K)")
@@ -179,7 +208,7 @@ def cumulants(
         diagrams=diagrams, cache=cache, memory_limit=memory_limit,
         gram_max_m=2048 if gram_max_m is None else gram_max_m,
         compute_bounds=compute_bounds, hypercontractive=hypercontractive, exact_variance=exact_variance,
-        warn=warn, progress=progress,
+        warn=warn, progress=progress, executor=executor, split_bounds=split_bounds,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Hashable, Sequence
 import autoray
 import numpy as np
 
-__all__ = ["ArrayProvider", "register_backend", "backends", "to_numpy"]
+__all__ = ["ArrayProvider", "register_backend", "backends", "converter", "default_device", "to_numpy", "torch_factored_dense"]
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -27,6 +27,40 @@ def _torch_converter(x: np.ndarray, dtype: str, device: str | None) -> Any:
     import torch
 
     return torch.as_tensor(np.array(x, dtype=np.float64, copy=True), dtype=getattr(torch, dtype), device=device)
+
+
+def torch_factored_dense(lam_k: np.ndarray, U: np.ndarray, k: int, dtype: str, device: str | None,
+                         chunk_bytes: float = 2.0**28) -> Any:
+    """``sum_j lam_k[j] u_j^{(x)k}`` built with torch on ``device`` (MATH.md section 2): only
+    ``U`` (m x d) and ``lam_k`` (m,) travel to the device, never the d^k array.
+
+    The matricisation ``A_p^T diag(lam_k) A_q`` (p = k // 2, rows ``u^{(x)p}``) is accumulated
+    over row chunks whose temporaries stay near ``chunk_bytes``.  Cost 2 m d^k FLOPs on the
+    device; memory d^k plus the chunks.  The caller checks that d^k fits.
+    """
+    import torch
+
+    tdt = getattr(torch, dtype)
+    Ut = torch.as_tensor(np.array(U, dtype=np.float64, copy=True), device=device).to(tdt)
+    lam = torch.as_tensor(np.array(lam_k, dtype=np.float64, copy=True), device=device).to(tdt)
+    m, d = Ut.shape
+    if k == 0:
+        return lam.sum()
+    p, q = k // 2, k - k // 2
+
+    def rows_power(X: Any, r: int) -> Any:
+        out = torch.ones((X.shape[0], 1), dtype=tdt, device=X.device)
+        for _ in range(r):
+            out = (out[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+        return out
+
+    out = torch.zeros((d**p, d**q), dtype=tdt, device=Ut.device)
+    itemsize = torch.finfo(tdt).bits // 8
+    rows = max(1, int(chunk_bytes // (itemsize * max(d**p + d**q, 1))))
+    for s in range(0, m, rows):
+        X = Ut[s:s + rows]
+        out += (rows_power(X, p) * lam[s:s + rows, None]).T @ rows_power(X, q)
+    return out.reshape((d,) * k)
 
 
 def _torch_default_device() -> str:
@@ -58,6 +92,21 @@ def register_backend(name: str, converter: Callable[[np.ndarray, str, str | None
 def backends() -> list[str]:
     """Registered backend names."""
     return sorted(_TABLE.table)
+
+
+def default_device(name: str) -> str | None:
+    """The device backend ``name`` uses when none is given (torch: CUDA when available), in
+    this process."""
+    if name not in _TABLE.table:
+        raise ValueError(f"unknown backend {name!r}; registered: {', '.join(backends())}")
+    return _TABLE.table[name][1]()
+
+
+def converter(name: str) -> Callable[[np.ndarray, str, str | None], Any]:
+    """The registered converter ``(array, dtype_name, device) -> backend array`` of backend ``name``."""
+    if name not in _TABLE.table:
+        raise ValueError(f"unknown backend {name!r}; registered: {', '.join(backends())}")
+    return _TABLE.table[name][0]
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -135,11 +184,49 @@ class ArrayProvider:
             return gram ** int(source[1])
         raise ValueError(f"unknown network source {source!r}")
 
+    def numpy_array(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        """The float64 numpy array for one source, built (and its cost charged) once; what an
+        executor ships to its workers."""
+        key = ("numpy-source", source)
+        arr = self._cache.get(key)
+        if arr is None:
+            done = self._cache.get(source)  # already built for this process: not built (charged) twice
+            arr = self._numpy(source) if done is None else to_numpy(done)
+            self._cache[key] = arr
+        return arr
+
+    def _on_device(self, source: tuple[Hashable, ...]) -> Any:
+        """torch: a dense vertex tensor held in factored form is built on the device from U and
+        its weights (no d^k host array, no d^k transfer); None when that does not apply."""
+        if self.backend != "torch" or source[0] != "dense" or ("numpy-source", source) in self._cache:
+            return None
+        key = source[1]
+        built = []
+        for o in self.objects:
+            rep = getattr(o, "representation", None)
+            U = getattr(o, "U", None)
+            if U is None or not callable(rep) or rep(key) != "factored" or int(o.degree_of(key)) < 1:
+                return None
+        import torch
+
+        for o in self.objects:
+            k = int(o.degree_of(key))
+            U = np.asarray(o.U, dtype=np.float64)
+            built.append(torch_factored_dense(o.weights(key), U, k, self.dtype, self.device))
+            self.dense_build_flops += 2.0 * U.shape[0] * float(U.shape[1]) ** k
+        return torch.stack(built) if self.batch else built[0]
+
     def get(self, source: tuple[Hashable, ...]) -> Any:
-        """The backend array for one source (built on first request)."""
+        """The backend array for one source (built on first request; dense torch tensors of
+        factored vertices are built on the device)."""
         arr = self._cache.get(source)
         if arr is None:
-            arr = self._convert(self._numpy(source), self.dtype, self.device)
+            arr = self._on_device(source)
+            if arr is not None:
+                self._cache[source] = arr
+                return arr
+            host = self._cache.get(("numpy-source", source))  # not kept: a device copy is enough
+            arr = self._convert(self._numpy(source) if host is None else host, self.dtype, self.device)
             self._cache[source] = arr
         return arr
 

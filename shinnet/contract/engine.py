@@ -20,8 +20,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from shinnet.contract.backends import ArrayProvider, to_numpy
-from shinnet.contract.bounds import NormTable, best_bound, order_factors
+from shinnet.contract.bounds import NormTable, SplitBounds, best_bound, order_factors
 from shinnet.contract.diagnostics import convergence_report, partial_sums, warn_if_diverging
+from shinnet.contract.memory_guard import MemoryGuard
+from shinnet.contract.executor import PlanRunner, as_diagram_executor
 from shinnet.contract.network import vertex_keys
 from shinnet.contract.ordered import contract_in_order
 from shinnet.contract.pathcache import PathCache
@@ -34,18 +36,29 @@ _TOL_MODES = ("absolute", "relative")
 _CONTRACT_MODES = ("tree", "ordered")
 
 
-def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any) -> dict[int, list[Any]]:
+def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any,
+                     progress: bool = False) -> dict[int, list[Any]]:
     """Diagrams per cumulant order n = 2..order with every vertex degree ``<= max_degree``.
 
     ``diagrams`` None: ``shinnet.enumerate.diagrams(n, max_degree)``; a mapping n -> list; or a
-    flat sequence (grouped by ``.order``).
+    flat sequence (grouped by ``.order``).  ``progress``: a tqdm bar over the (n, top degree)
+    tables as they are enumerated (or loaded from the cache).
     """
     out: dict[int, list[Any]] = {n: [] for n in range(2, order + 1)}
     if diagrams is None:
+        from tqdm.auto import tqdm
+
         from shinnet.enumerate import diagrams as enumerate_diagrams
 
-        for n in range(2, order + 1):
-            out[n] = list(enumerate_diagrams(n, max_degree))
+        with tqdm(total=(order - 1) * max_degree, disable=not progress, desc="enumerating diagrams",
+                  leave=False) as bar:
+            for n in range(2, order + 1):
+                # with a bar, the tables top = 1..K one at a time (memoised: the last call only
+                # takes their union); without, one call
+                for top in (range(1, max_degree + 1) if progress else [max_degree]):
+                    out[n] = list(enumerate_diagrams(n, top))
+                    bar.set_postfix(n=n, K=top, diagrams=len(out[n]))
+                    bar.update(1 if progress else max_degree)
         return out
     items = [dg for lst in diagrams.values() for dg in lst] if isinstance(diagrams, Mapping) else list(diagrams)
     for dg in items:
@@ -90,6 +103,8 @@ def run_engine(
     exact_variance: float | None = None,
     warn: bool = True,
     progress: bool = False,
+    executor: Any = None,
+    split_bounds: bool | None = None,
 ) -> CumulantResult:
     """Shared core of :func:`shinnet.contract.cumulants` and ``cumulants_batch``; see there."""
     t_start = time.perf_counter()
@@ -107,6 +122,9 @@ def run_engine(
         raise ValueError("contract_mode='ordered' (early stopping) supports single models only, not batches")
     if batch and tol > 0 and tol_mode == "relative":
         raise ValueError("tol_mode='relative' is not supported for batches; use an absolute tolerance")
+    dex = as_diagram_executor(executor)
+    if dex is not None and contract_mode == "ordered":
+        raise ValueError("executor= runs cotengra tree contractions; contract_mode='ordered' (early stop) is serial only")
     first = objects[0]
     d, m = _sizes(first)
     B = len(objects)
@@ -116,13 +134,17 @@ def run_engine(
             if o.U is not first.U and not np.array_equal(np.asarray(o.U), U0):
                 raise ValueError("a batch must share the first layer (identical U); only the second layer may vary")
     provider = ArrayProvider(objects, batch, backend=backend, dtype=dtype, device=device)
+    runner = None if dex is None else PlanRunner(dex, provider.numpy_array, backend, dtype, device)
     cache = PathCache() if cache is None else cache
     search0 = cache.search_time
-    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of)
+    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of, progress=progress)
+    # the whole request against the memory this process may use, before any array (issue 10, item 6)
+    guard = MemoryGuard(float(memory_limit), provider.itemsize)
+    guard.check_request(per_order, representation, d, B, first.degree_of, vertex_keys)
     key_uses = Counter(key for dgs in per_order.values() for dg in dgs for key in set(vertex_keys(dg)))
     ctx = PlanContext(
         d=d, m=m, degree_of=first.degree_of, has_dense=callable(getattr(first, "dense", None)),
-        itemsize=provider.itemsize, memory_limit=float(memory_limit), gram_max_m=int(gram_max_m),
+        itemsize=provider.itemsize, memory_limit=guard.limit, gram_max_m=int(gram_max_m),
         batch=B if batch else None, cache=cache, key_uses=dict(key_uses),
     )
     need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
@@ -130,6 +152,15 @@ def run_engine(
         need_bounds = True
     table = NormTable(objects)
     total = sum(len(v) for v in per_order.values())
+    splitter = None
+    if need_bounds and contract_mode == "tree" and bool(split_bounds):
+        def norm_value(net: Any) -> tuple[np.ndarray, float]:
+            plan = plan_diagram(net, representation, ctx)
+            arrays = provider.arrays(plan.network.sources)
+            raw = plan.tree.contract(arrays, backend=backend) if len(arrays) > 1 else _single(arrays[0], plan)
+            return np.atleast_1d(to_numpy(raw)).reshape(B), plan.cost
+
+        splitter = SplitBounds(norm_value, first.degree_of, B)
 
     from tqdm.auto import tqdm
 
@@ -147,6 +178,9 @@ def run_engine(
             bb = [best_bound(dg, table) for dg in diags]
             bounds = np.array([b[0] for b in bb]).reshape(len(diags), B)
             orders = [b[1] for b in bb]
+            if splitter is not None:  # the absolute slack covers rounding of near-zero half norms
+                split = np.array([splitter.bound(dg) for dg in diags]).reshape(len(diags), B)
+                bounds = np.minimum(bounds, split + 1e-12 * bounds)
         else:
             bounds = np.full((len(diags), B), np.nan)
             orders = [tuple(range(int(dg.order))) for dg in diags]
@@ -163,6 +197,8 @@ def run_engine(
         running = np.zeros(B)
         budget = np.zeros(B)
         cut = False
+        ahead: dict[int, tuple[Any, np.ndarray]] = {}  # executor: planned and evaluated ahead of the loop
+        first_record = len(records)
         for pos, i in enumerate(idx):
             dg = diags[i]
             deg_max = max(int(first.degree_of(k)) for k in vertex_keys(dg))
@@ -197,13 +233,27 @@ def run_engine(
                 contrib = float(dg.weight) * value
                 records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], outcome.flops, "ordered",
                                              False, outcome.stopped_early, stop_budget, deg_max, outcome.max_size))
+            elif runner is not None:
+                if i not in ahead:
+                    skip = (lambda j: bool(np.all(weighted[j] < tol))) if tol > 0 and tol_mode == "absolute" else None
+                    t0, s0 = time.perf_counter(), cache.search_time
+                    ahead.update(runner.wave(idx[pos:], skip, lambda j: plan_diagram(diags[j], representation, ctx),
+                                             dex.wave_seconds if tol > 0 and tol_mode == "relative" else np.inf))
+                    t_contract += time.perf_counter() - t0 - (cache.search_time - s0)
+                plan, raw_value = ahead.pop(i)
+                value = raw_value.reshape(B)
             else:
                 plan = plan_diagram(dg, representation, ctx)
-                arrays = provider.arrays(plan.network.sources)
+                guard.check_plan(plan, provider._cache, dg.key)
                 t0 = time.perf_counter()
-                raw = plan.tree.contract(arrays, backend=backend) if len(arrays) > 1 else _single(arrays[0], plan)
+                try:
+                    arrays = provider.arrays(plan.network.sources)
+                    raw = plan.tree.contract(arrays, backend=backend) if len(arrays) > 1 else _single(arrays[0], plan)
+                except MemoryError as exc:  # numpy/torch ran out: say what was held and asked
+                    raise guard.wrap(exc, dg.key, provider._cache) from exc
                 value = np.atleast_1d(to_numpy(raw)).reshape(B)
                 t_contract += time.perf_counter() - t0
+            if contract_mode != "ordered":
                 flops += plan.cost
                 contrib = float(dg.weight) * value
                 records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], plan.cost,
@@ -212,8 +262,15 @@ def run_engine(
             running = running + records[-1].contribution
             bar.update(1)
         budgets[n] = budget
+        # one record per diagram, back in enumeration order: kappa_n is then summed in the same
+        # order whatever the processing order (relative pruning sorts by bound), so a pruned run
+        # differs from the full one by the dropped terms only, not by summation-order rounding
+        block = records[first_record:]
+        records[first_record:] = [block[p] for p in np.argsort(np.asarray(idx, dtype=np.int64), kind="stable")]
     bar.close()
     cache.flush()
+    if splitter is not None:  # the half norms are contractions: charged like any
+        flops += splitter.flops
 
     kappa: dict[int, Any] = {1: np.array([float(o.mean()) for o in objects])}
     for n in range(2, order + 1):
@@ -258,7 +315,8 @@ def run_engine(
         settings={"expansion": "degree", "order": int(order), "max_degree": int(max_degree), "tol": float(tol),
                   "tol_mode": tol_mode,
                   "backend": backend, "representation": representation, "contract_mode": contract_mode,
-                  "dtype": dtype, "device": provider.device, "batch": B if batch else None, "d": d, "m": m},
+                  "dtype": dtype, "device": provider.device, "batch": B if batch else None, "d": d, "m": m,
+                  "split_norms": splitter.n_norms if splitter is not None else 0},
     )
 
 

@@ -15,7 +15,7 @@ from shinnet.contract.engine import resolve_diagrams
 from shinnet.contract.pathcache import PathCache
 from shinnet.contract.planner import PlanContext, plan_diagram
 
-__all__ = ["PathRecord", "paths", "RandomVertices"]
+__all__ = ["PathRecord", "PathsReport", "paths", "paths_report", "RandomVertices"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,31 @@ class PathRecord:
     search_time: float
     contract_time: float
     signature: str
+    #: the network's inputs (index names) and sources, in the order the ``path`` refers to
+    inputs: tuple[tuple[str, ...], ...] = ()
+    sources: tuple[tuple[Any, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class PathsReport:
+    """What :func:`paths_report` returns: the per-diagram ``records`` and the one-off costs a run
+    of these plans pays besides the contractions, charged exactly as the engine's
+    ``ArrayProvider`` charges them: ``gram_flops`` (``U U^T``, ``2 m^2 d``, once, plus ``m^2 (p - 1)``
+    per Gram power p used) and ``dense_build_flops`` (``2 m d^k`` per dense shin tensor
+    materialised from the factored weights: the advice's dense part).  Building the shin weights
+    themselves needs the model and is not included."""
+
+    records: tuple[PathRecord, ...]
+    gram_flops: float
+    dense_build_flops: float
+
+    @property
+    def contraction_flops(self) -> float:
+        return float(sum(r.flops for r in self.records))
+
+    @property
+    def total_flops(self) -> float:
+        return self.contraction_flops + self.gram_flops + self.dense_build_flops
 
 
 class RandomVertices:
@@ -56,7 +81,12 @@ class RandomVertices:
         return self._rng.standard_normal((self.d,) * int(key))
 
 
-def paths(
+def paths(*args: Any, **kwargs: Any) -> list[PathRecord]:
+    """The per-diagram records of :func:`paths_report` (same arguments), as a list."""
+    return list(paths_report(*args, **kwargs).records)
+
+
+def paths_report(
     order: int,
     max_degree: int,
     d: int,
@@ -71,14 +101,16 @@ def paths(
     gram_max_m: int = 2048,
     plot_dir: str | Path | None = None,
     seed: int = 0,
-) -> list[PathRecord]:
+) -> PathsReport:
     """Plans for every diagram of orders 2..``order`` with degrees ``<= max_degree`` (or for the
     one ``diagram``), at sizes d, m (and batch B).
 
-    Returns a list of :class:`PathRecord`.  With ``plot_dir``, writes per diagram
-    ``<i>_tree.png`` (cotengra's tree plot) and ``<i>_network.png`` (the network drawn with
-    quimb) there (matplotlib Agg backend).  Cost: one path search per diagram shape, plus one
-    contraction each on random arrays when ``time_contraction``.
+    Returns a :class:`PathsReport`: the :class:`PathRecord` of every diagram and the Gram /
+    dense-materialisation FLOPs (every input array is built once on random vertex tensors of the
+    given sizes so that the engine's own accounting prices them).  With ``plot_dir``, writes per
+    diagram ``<i>_tree.png`` and ``<i>_network.png`` there (labelled drawings,
+    :mod:`shinnet.contract.plan_plots`).  Cost: one path search per diagram shape, building each
+    distinct input array once, plus one contraction each on random arrays when ``time_contraction``.
     """
     cache = PathCache() if cache is None else cache
     ctx = PlanContext(d=int(d), m=int(m), degree_of=int, has_dense=True, itemsize=8,
@@ -97,38 +129,22 @@ def paths(
         plan = plan_diagram(dg, representation, ctx)
         search = cache.search_time - s0
         elapsed = float("nan")
+        arrays = provider.arrays(plan.network.sources)  # built once per source: prices Gram and dense builds
         if time_contraction and len(plan.network.inputs) > 1:
-            arrays = provider.arrays(plan.network.sources)
             t0 = time.perf_counter()
             plan.tree.contract(arrays)
             elapsed = time.perf_counter() - t0
         path = tuple(tuple(int(x) for x in p) for p in plan.tree.get_path()) if len(plan.network.inputs) > 1 else ()
         out.append(PathRecord(dg, plan.network.representation, path, plan.cost, plan.max_size, search, elapsed,
-                              plan.signature))
+                              plan.signature, tuple(plan.network.inputs), tuple(plan.network.sources)))
         if plot_dir is not None:
             _plot(plan, dg, Path(plot_dir), i)
     cache.flush()
-    return out
+    return PathsReport(tuple(out), float(provider.extra_flops), float(provider.dense_build_flops))
 
 
 def _plot(plan: Any, diagram: Any, folder: Path, i: int) -> None:
-    """Write cotengra's tree plot and a quimb drawing of the network as PNG files."""
-    import matplotlib
+    """Write the labelled tree and network PNGs (:mod:`shinnet.contract.plan_plots`)."""
+    from shinnet.contract.plan_plots import plot_plan
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if len(plan.network.inputs) > 1:
-        fig, _ = plan.tree.plot_ring(figsize=(5, 5))
-        fig.savefig(folder / f"{i:04d}_tree.png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
-    import quimb.tensor as qtn
-
-    tags = [f"{src[0]}{src[1] if len(src) > 1 else ''}" for src in plan.network.sources]
-    tensors = [qtn.Tensor(np.zeros([min(plan.network.size_dict[x], 2) for x in ix]), inds=ix, tags={tag})
-               for ix, tag in zip(plan.network.inputs, tags)]
-    fig = qtn.TensorNetwork(tensors).draw(color=sorted(set(tags)), show_inds="all", return_fig=True,
-                                          figsize=(5, 5), title=f"{diagram.key} [{plan.network.representation}]")
-    fig.savefig(folder / f"{i:04d}_network.png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    plot_plan(plan, diagram, folder, i)

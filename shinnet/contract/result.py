@@ -113,6 +113,7 @@ class CumulantResult:
         Per order, the summed ``|weight| * bound`` of pruned and stopped-early diagrams: a
         rigorous bound on what they would have contributed.
     n_evaluated, n_pruned, n_stopped_early : int
+        Totals over all orders; ``pruned`` (a property) gives the pruned count per order.
     partial_sums : dict int -> list
         ``partial_sums[n][i]`` is kappa_n truncated at max vertex degree ``K' = i + 2``.
     convergence : dict int -> ConvergenceReport
@@ -135,6 +136,17 @@ class CumulantResult:
     timings: Mapping[str, float] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def pruned(self) -> dict[int, int]:
+        """Per cumulant order n >= 2, the number of diagrams (degree expansion) or classes
+        (resummed expansion) pruned; their summed ``|weight| * bound`` is ``pruned_budget[n]``.
+        Diagrams stopped early are counted in ``n_stopped_early``, not here."""
+        out: dict[int, int] = {n: 0 for n in self.kappa if n >= 2}
+        for r in self.diagrams:
+            if r.pruned:
+                out[r.order] = out.get(r.order, 0) + 1
+        return out
+
     def by_order(self, n: int) -> list[DiagramRecord]:
         """The records of cumulant order n."""
         return [r for r in self.diagrams if r.order == n]
@@ -147,3 +159,29 @@ class CumulantResult:
         ks = ", ".join(f"k{n}={np.round(v, 10)}" for n, v in self.kappa.items())
         return (f"CumulantResult({ks}; {self.n_evaluated} diagrams evaluated, {self.n_pruned} pruned, "
                 f"{self.flops:.3g} FLOPs)")
+
+    def __repr__(self) -> str:
+        """Short (the records are listed by :meth:`summary`, not here): a repr of a result with
+        10^4 diagram records used to be megabytes."""
+        def short(v: Any) -> str:
+            arr = np.asarray(v, dtype=np.float64)
+            return f"{float(arr):.10g}" if arr.ndim == 0 else f"array(shape={arr.shape})"
+
+        ks = ", ".join(f"{n}: {short(v)}" for n, v in list(self.kappa.items())[:10])
+        more = ", ..." if len(self.kappa) > 10 else ""
+        exp = self.settings.get("expansion", "?") if isinstance(self.settings, Mapping) else "?"
+        return (f"CumulantResult(kappa={{{ks}{more}}}, expansion={exp!r}, diagrams=<{len(self.diagrams)} records>, "
+                f"n_evaluated={self.n_evaluated}, n_pruned={self.n_pruned}, n_stopped_early={self.n_stopped_early}, "
+                f"flops={self.flops:.3g}, build_flops={self.build_flops:.3g})")
+
+    def summary(self, max_records: int = 20) -> str:
+        """Multi-line report: cumulants, pruned budgets, the first ``max_records`` diagram records."""
+        lines = [repr(self)]
+        for n, v in self.pruned_budget.items():
+            lines.append(f"  pruned_budget[{n}] = {np.asarray(v)}")
+        for r in self.diagrams[:max_records]:
+            lines.append(f"  {getattr(r.diagram, 'key', r.diagram)}: order {r.order}, contribution "
+                         f"{np.asarray(r.contribution)}, {r.representation}, {r.flops:.3g} FLOPs")
+        if len(self.diagrams) > max_records:
+            lines.append(f"  ... {len(self.diagrams) - max_records} more records")
+        return "\n".join(lines)

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from shinnet.contract.backends import to_numpy
-from shinnet.contract.bounds import NormTable, best_bound
+from shinnet.contract.bounds import NormTable, SplitBounds, best_bound, quotient_norm_network
+from shinnet.contract.executor import PlanRunner, as_diagram_executor
 from shinnet.contract.lambda_star import lambda_star
 from shinnet.contract.moebius import BlockVertices, ResummedArrays
 from shinnet.contract.pathcache import PathCache
@@ -58,6 +59,8 @@ def resummed_cumulants(
     exact_variance: Any = None,
     warn: bool = True,
     progress: bool = False,
+    executor: Any = None,
+    split_bounds: bool | None = None,
 ) -> CumulantResult:
     """Cumulants ``kappa_1..kappa_order`` by the resummed expansion truncated at ``E <= max_edges``,
     for one model or a batch of second layers.
@@ -96,6 +99,15 @@ def resummed_cumulants(
     warn : bool
         :class:`ConvergenceWarning` when the greedy ``lambda* >= 1`` (the series is asymptotic).
     progress : bool
+    executor : optional
+        As for :func:`shinnet.contract.cumulants`: the hidden-unit and quotient contractions run
+        as tasks on anything with ``submit``; choices, pruning and sums stay here (same result).
+    split_bounds : bool, optional
+        Bound each quotient network also by splitting it in two halves, ``|<A_S, A_S'>| <=
+        ||A_S|| ||A_S'||`` with the half norms contracted exactly (memoised per half; charged to
+        ``flops``); the smaller bound is used.  Opt-in: each quotient network has up to
+        ``2^(blocks-1)`` splits, each half a new network to plan and contract, which at
+        (N, E) = (6, 8) costs far more than the evaluation itself.
 
     Returns
     -------
@@ -146,8 +158,12 @@ def resummed_cumulants(
     planner = ResummedPlanner(d, m, blocks[0], cache, representation, memory_limit, gram_max_m, provider.itemsize,
                               batch=B if batch else None, terms_of=lambda dg: decompositions[dg.key])
     need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
+    dex = as_diagram_executor(executor)
+    runner = None if dex is None else PlanRunner(dex, provider.numpy_array, backend, dtype, device)
     run = _ClassSum(planner, provider, NormTable(blocks), B, backend, progress,
-                    sum(len(v) for v in per_order.values()))
+                    sum(len(v) for v in per_order.values()), runner)
+    if need_bounds and bool(split_bounds):
+        run.splitter = SplitBounds(run.norm_value, blocks[0].degree_of, B, make_norm=quotient_norm_network)
     budgets = {n: run.order_n(n, diags, tol, tol_mode, need_bounds) for n, diags in per_order.items()}
     run.bar.close()
     cache.flush()
@@ -189,7 +205,8 @@ def resummed_cumulants(
                   "device": provider.device, "batch": B if batch else None, "d": d, "m": m,
                   "lambda_star": dict(lam.values) if lam is not None else {},
                   "max_cosine": lam.max_cosine if lam is not None else 0.0,
-                  "quotient_classes_evaluated": len(run.qvalues)},
+                  "quotient_classes_evaluated": len(run.qvalues),
+                  "split_norms": run.splitter.n_norms if run.splitter is not None else 0},
     )
 
 
@@ -199,7 +216,7 @@ class _ClassSum:
     Values are arrays (B,) throughout (B = 1 for one model)."""
 
     def __init__(self, planner: ResummedPlanner, provider: ResummedArrays, table: NormTable, B: int, backend: str,
-                 progress: bool, total: int) -> None:
+                 progress: bool, total: int, runner: PlanRunner | None = None) -> None:
         from tqdm.auto import tqdm
 
         self.planner, self.provider, self.table, self.B, self.backend = planner, provider, table, B, backend
@@ -207,6 +224,65 @@ class _ClassSum:
         self.qvalues: dict[str, np.ndarray] = {}
         self.records: list[DiagramRecord] = []
         self.flops = self.t_contract = self.t_bounds = 0.0
+        self.runner = runner
+        self.qbounds: dict[str, np.ndarray] = {}
+        self.splitter: SplitBounds | None = None
+        self.ahead: dict[Any, tuple[str, Any, list[Any], np.ndarray | None]] = {}  # executor: planned ahead
+
+    def norm_value(self, qn: Any) -> tuple[np.ndarray, float]:
+        """A half's squared norm (a quotient network); inf when no evaluation fits memory."""
+        plan = self.planner.quotient_plan(qn)
+        if plan is None:
+            return np.full(self.B, np.inf), 0.0
+        return self._eval(plan), plan.cost
+
+    def prefetch(self, n: int, diags: list[Any], keys: list[int], skip: Any, wave_seconds: float) -> None:
+        """Executor: make the serial loop's choices for ``diags[keys]`` in order (leaving out
+        ``skip``), until ``wave_seconds`` of estimated work, and evaluate the new contractions
+        (hidden-unit networks, quotient networks not evaluated before) as tasks."""
+        t0 = time.perf_counter()
+        jobs: list[tuple[Any, Any]] = []
+        acc, queued = 0.0, set()
+        for i in keys:
+            if skip is not None and skip(i):
+                continue
+            form, plan = self.planner.choose(diags[i])
+            new: list[Any] = []
+            if form == "hidden":
+                jobs.append((("class", n, i), plan))
+                acc += self.runner.executor.seconds(plan.cost)
+            else:
+                for q, _ in self.planner.terms_of(diags[i]):
+                    if q.key not in self.qvalues and q.key not in queued:
+                        qp = self.planner.quotient_plan(q)
+                        self.planner.mark_paid(q)
+                        queued.add(q.key)
+                        new.append((q.key, qp))
+                        jobs.append((("quotient", q.key), qp))
+                        acc += self.runner.executor.seconds(qp.cost)
+            self.ahead[(n, i)] = (form, plan, new, None)
+            if acc >= wave_seconds:
+                break
+        for (kind, *key), value in self.runner.values(jobs).items():
+            if kind == "class":
+                form, plan, new, _ = self.ahead[tuple(key)]
+                self.ahead[tuple(key)] = (form, plan, new, value.reshape(self.B))
+            else:
+                self.qvalues[key[0]] = value.reshape(self.B)
+        self.t_contract += time.perf_counter() - t0
+
+    def value_ahead(self, n: int, i: int, dg: Any) -> tuple[np.ndarray, str, float, int]:
+        """:meth:`value` from a :meth:`prefetch` (same choices, FLOPs charged to the same class)."""
+        form, plan, new, value = self.ahead.pop((n, i))
+        if form == "hidden":
+            self.flops += plan.cost
+            return value, form, plan.cost, plan.max_size
+        value = np.zeros(self.B)
+        for q, mu in self.planner.terms_of(dg):
+            value = value + mu * self.qvalues[q.key]
+        cost = sum(qp.cost for _, qp in new)
+        self.flops += cost
+        return value, form, cost, max((qp.max_size for _, qp in new), default=0)
 
     def _eval(self, plan: Any) -> np.ndarray:
         raw = contract(plan, self.provider.arrays(plan.network.sources), self.backend)
@@ -217,7 +293,15 @@ class _ClassSum:
         t0 = time.perf_counter()
         out = np.zeros(self.B)
         for q, mu in self.planner.terms_of(dg):
-            out = out + abs(mu) * np.asarray(best_bound(q, self.table)[0], dtype=np.float64).reshape(self.B)
+            qb = self.qbounds.get(q.key)  # a quotient network is shared by many classes: bound it once
+            if qb is None:
+                qb = np.asarray(best_bound(q, self.table)[0], dtype=np.float64).reshape(self.B)
+                if self.splitter is not None:  # absolute slack: rounding of near-zero half norms
+                    spent = self.splitter.flops
+                    qb = np.minimum(qb, self.splitter.bound(q) + 1e-12 * qb)
+                    self.flops += self.splitter.flops - spent
+                self.qbounds[q.key] = qb
+            out = out + abs(mu) * qb
         self.t_bounds += time.perf_counter() - t0
         return out
 
@@ -256,6 +340,7 @@ class _ClassSum:
             for pos in range(len(idx) - 1, -1, -1):
                 suffix[pos] = suffix[pos + 1] + weighted[idx[pos]]
         running, budget, cut = np.zeros(B), np.zeros(B), False
+        first_record = len(self.records)
         for pos, i in enumerate(idx):
             dg = diags[i]
             if relative and not cut:
@@ -265,6 +350,15 @@ class _ClassSum:
                 budget = budget + weighted[i]
                 self.records.append(DiagramRecord(dg, n, np.zeros(B), dg.weight, np.zeros(B), bounds[i], 0.0, "-",
                                                   True, False, weighted[i].copy(), max(dg.degrees)))
+            elif self.runner is not None:
+                if (n, i) not in self.ahead:
+                    skip = None if relative or tol <= 0 else (lambda j: bool(np.all(weighted[j] < tol)))
+                    self.prefetch(n, diags, idx[pos:], skip, self.runner.executor.wave_seconds if relative else np.inf)
+                value, form, cost, biggest = self.value_ahead(n, i, dg)
+                contrib = float(dg.weight) * value
+                running = running + contrib
+                self.records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], cost, form, False,
+                                                  False, np.zeros(B), max(dg.degrees), biggest))
             else:
                 value, form, cost, biggest = self.value(dg)
                 contrib = float(dg.weight) * value
@@ -272,4 +366,7 @@ class _ClassSum:
                 self.records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], cost, form, False,
                                                   False, np.zeros(B), max(dg.degrees), biggest))
             self.bar.update(1)
+        # back to enumeration order (one record per class): sums do not depend on processing order
+        block = self.records[first_record:]
+        self.records[first_record:] = [block[p] for p in np.argsort(np.asarray(idx, dtype=np.int64), kind="stable")]
         return budget

@@ -1,8 +1,10 @@
 """Studies: shinnet against Monte Carlo, and how its estimates converge (docs/studies.md).
 
 * :mod:`~shinnet.study.groundtruth` -- Monte Carlo references, cached on disk;
+* :mod:`~shinnet.study.groundtruth_rqmc` -- RQMC + control-variate references (the race's default);
+* :mod:`~shinnet.study.peers` -- the sampling peers (RQMC, RQMC + control variates, hybrid) measured per model;
 * :mod:`~shinnet.study.suite` -- model grids and presets;
-* :mod:`~shinnet.study.race` -- squared error vs FLOPs against Monte Carlo's ``Var(y)/N``, with
+* :mod:`~shinnet.study.race` -- squared error vs FLOPs against every peer (Monte Carlo's ``Var(y)/N`` and the measured ones), with
   the degree (MATH.md section 3) and the resummed (section 8) expansion;
 * :mod:`~shinnet.study.compare` -- which expansion wins where (d, m, activation, second layer);
 * :mod:`~shinnet.study.convergence` -- kappa_n against K, E[psi(f)] against series order,

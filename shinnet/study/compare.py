@@ -16,6 +16,10 @@ reach shinnet's squared error over shinnet's FLOPs including the vertex tensors)
   ``tie_factor`` (default 2, about the run-to-run scatter of a one-seed median), ``"tie"``.
 
 psi = identity is left out: ``E[f] = kappa_1`` is exact in both expansions.
+
+:func:`peer_summary` is the race against the *strongest* peer (MATH.md section 10): per group (by
+default target x output x d x m, so the advice-free ratio's growth with m shows) the rung with the
+largest median FLOP ratio against the cheapest peer, without and with advice.
 Cost: O(rows log rows).
 """
 
@@ -25,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 from shinnet.study.race import model_medians
 
-__all__ = ["expansion_table", "marginal_wins", "CELL"]
+__all__ = ["expansion_table", "marginal_wins", "peer_summary", "CELL"]
 
 #: the fields that make a cell of the comparison
 CELL: tuple[str, ...] = ("d", "m", "hidden", "kind", "output")
@@ -92,4 +96,31 @@ def marginal_wins(table: Sequence[Mapping[str, Any]], factors: Sequence[str] = C
                         "degree cheaper": sum(r["winner_ratio"] == "degree" for r in sub),
                         "resummed more accurate": acc.count("resummed"), "degree more accurate": acc.count("degree"),
                         "tie": acc.count("tie"), "unresolved": acc.count("unresolved")})
+    return out
+
+
+def peer_summary(rows: Sequence[Mapping[str, Any]],
+                 by: Sequence[str] = ("target", "output", "d", "m")) -> list[dict[str, Any]]:
+    """Per group ``by``: shinnet's best rung against the strongest peer, without and with advice.
+
+    Columns: the ``by`` fields; ``best rung``, ``ratio vs peers`` (median over models of the peer's
+    FLOPs to reach shinnet's squared error over shinnet's FLOPs without advice), ``best rung w/
+    advice``, ``ratio vs peers w/ advice``, ``strongest peer`` (most often the cheapest peer at that
+    rung), ``MSE/Var(y)`` there, ``models``, ``unresolved models``.  psi = identity is left out.
+    Ratios > 1: shinnet wins.
+    """
+    meds = [r for r in model_medians([r for r in rows if r["output"] != "identity"], by)
+            if r["median_peer_ratio"] == r["median_peer_ratio"]]  # drop NaN (no peers measured)
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in meds:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
+    out = []
+    for key, rungs in sorted(groups.items(), key=lambda kv: tuple((0, x, "") if isinstance(x, (int, float))
+                                                                   else (1, 0, str(x)) for x in kv[0])):
+        free = max(rungs, key=lambda r: r["median_peer_ratio"])
+        adv = max(rungs, key=lambda r: r["median_peer_ratio_advice"])
+        out.append({**dict(zip(by, key)), "best rung": free["rung"], "ratio vs peers": free["median_peer_ratio"],
+                    "best rung w/ advice": adv["rung"], "ratio vs peers w/ advice": adv["median_peer_ratio_advice"],
+                    "strongest peer": adv["strongest_peer"], "MSE/Var(y)": adv["median_nmse"],
+                    "models": adv["models"], "unresolved models": adv["unresolved_models"]})
     return out

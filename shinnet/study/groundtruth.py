@@ -40,6 +40,7 @@ import numpy as np
 from shinnet import activations
 from shinnet.kstats import jackknife_stderr, kstat
 from shinnet.model import TwoLayerMLP
+from shinnet.sampling.control import exact_mean_f  # MATH.md section 2: shin_0, O(m d)
 
 __all__ = [
     "GroundTruth",
@@ -134,13 +135,6 @@ def model_fingerprint(mlp: TwoLayerMLP, output: Any = None) -> str:
     for arr in (mlp.W, mlp.b, mlp.a, np.array([mlp.c])):
         h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
     return h.hexdigest()
-
-
-def exact_mean_f(mlp: TwoLayerMLP) -> float:
-    """``E[f] = c + sum_j a_j E[sigma(r_j Z + b_j)]`` (MATH.md section 2, ``shin_0``).  Cost O(m d)."""
-    r = np.linalg.norm(mlp.W, axis=1)
-    means = mlp.hidden.gaussian_derivative_means(0, r, mlp.b)[:, 0]
-    return float(mlp.c + np.dot(mlp.a, means))
 
 
 def cache_path(cache_dir: Path, fingerprint: str, seed: int) -> Path:

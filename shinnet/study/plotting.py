@@ -1,7 +1,9 @@
 """PNG plots of the studies (matplotlib, Agg backend; no global style changes).
 
 Every function takes rows (lists of dicts as written to the CSVs) and an output path, and
-returns the path.  Figures are sized and rasterised to stay well under 300 KB.
+returns the path.  Figures are at least ~1000 px wide for the multi-panel plots, legends sit
+outside the data (to the right of the panels), discrete axes (K, q) get integer ticks, and files
+stay well under 300 KB.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_race", "plot_expansions", "plot_kappa_vs_k", "plot_series_order", "plot_pruning"]
+__all__ = ["plot_race", "plot_expansions", "plot_kappa_vs_k", "plot_series_order", "plot_pruning", "PEER_STYLE"]
 
-_DPI = 80
+_DPI = 100
+#: peer -> (colour, line style, label) in the race plots
+PEER_STYLE: dict[str, tuple[str, str, str]] = {
+    "monte_carlo": ("k", "--", "Monte Carlo Var(y)/N"),
+    "rqmc": ("C0", "-", "RQMC (Sobol, 8 scrambles)"),
+    "rqmc_cv": ("C2", "-", "RQMC + control variates"),
+    "hybrid": ("C3", "-", "hybrid (exact E[g] + RQMC residual)"),
+}
+_HIDDEN_COLOURS = ("C4", "C1", "C6", "C8", "C9", "C5", "C7")
 
 
 def _figure(nrows: int, ncols: int, w: float = 3.2, h: float = 2.6) -> tuple[Any, np.ndarray]:
@@ -27,30 +37,47 @@ def _figure(nrows: int, ncols: int, w: float = 3.2, h: float = 2.6) -> tuple[Any
     return fig, axes
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+def _save(fig: Any, path: str | os.PathLike[str], legend: Any = None) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=_DPI)
+    if legend is None:
+        fig.tight_layout()
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight", bbox_extra_artists=[legend] if legend is not None else None)
     plt.close(fig)
     return path
 
 
-def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """MSE/Var(y) against FLOPs (log-log), one panel per family (target x output).
+def _integer_ticks(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _outside_legend(fig: Any, handles: list[Any], fontsize: float = 8) -> Any:
+    """One legend for the whole figure, to the right of the panels (never over the data)."""
+    fig.tight_layout(rect=(0.0, 0.0, 0.8, 1.0))
+    return fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.8, 0.5), fontsize=fontsize,
+                      frameon=False)
+
+
+def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str],
+              peer_rows: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """MSE/Var(y) against FLOPs (log-log), one panel per family (target x output), every peer drawn.
 
     Markers: shinnet per model and rung (filled: contractions only; open: with advice; circles the
-    degree expansion, squares the resummed one), colour by hidden activation; unresolved rows in
-    grey.  Lines: Monte Carlo ``MSE/Var(y) = fps / F`` for
-    each distinct flops-per-sample in the panel (dashed).
+    degree expansion, squares the resummed one), colour by hidden activation; unresolved rows grey.
+    Lines: plain Monte Carlo ``MSE/Var(y) = fps / F`` (dashed black) and, from ``peer_rows``, each
+    measured peer per model (RQMC, RQMC + control variates, hybrid: ``stderr^2 / Var(y)`` against
+    FLOPs).  The legend sits to the right of the panels.
     """
     targets = sorted({r["target"] for r in rows})
     outputs = sorted({r["output"] for r in rows})
-    fig, axes = _figure(len(targets), len(outputs))
+    fig, axes = _figure(len(targets), len(outputs), w=max(4.8, 10.5 / max(len(outputs), 1)), h=3.4)
     hiddens = sorted({r["hidden"] for r in rows})
-    colours = {h: f"C{i}" for i, h in enumerate(hiddens)}
+    colours = {h: _HIDDEN_COLOURS[i % len(_HIDDEN_COLOURS)] for i, h in enumerate(hiddens)}
+    peer_rows = list(peer_rows or [])
     floor = 1e-14
     for i, t in enumerate(targets):
         for j, o in enumerate(outputs):
@@ -59,33 +86,45 @@ def plot_race(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -
             if not sub:
                 ax.set_visible(False)
                 continue
-            fmin = min(r["flops"] for r in sub)
-            fmax = max(r["flops_with_advice"] for r in sub)
+            peers = [p for p in peer_rows if p["target"] == t and p["output"] == o]
+            fmin = min([r["flops"] for r in sub] + [p["flops"] for p in peers])
+            fmax = max([r["flops_with_advice"] for r in sub] + [p["flops"] for p in peers])
             F = np.geomspace(max(fmin, 1.0) / 3, fmax * 3, 20)
             for fps in sorted({r["flops_per_sample"] for r in sub}):
-                ax.plot(F, fps / F, "k--", lw=0.7, alpha=0.6)
+                ax.plot(F, fps / F, ls="--", color="k", lw=0.8, alpha=0.6)
+            for key in sorted({(p["peer"], p["hidden"], p["d"], p["m"], p["seed"]) for p in peers}):
+                line = sorted((p for p in peers if (p["peer"], p["hidden"], p["d"], p["m"], p["seed"]) == key),
+                              key=lambda p: p["flops"])
+                colour, ls, _ = PEER_STYLE.get(key[0], ("0.4", "-", key[0]))
+                ax.plot([p["flops"] for p in line], [max(p["mse"] / p["var_y"], floor) for p in line],
+                        ls=ls, marker=".", ms=4, lw=1.0, color=colour, alpha=0.8)
             for r in sub:
                 c = "0.6" if r["unresolved"] else colours[r["hidden"]]
                 mk = "s" if r.get("expansion") == "resummed" else "o"
                 y = max(r["nmse"], floor)
-                ax.plot(r["flops"], y, mk, ms=3.5, color=c)
-                ax.plot(r["flops_with_advice"], y, mk, ms=3.5, mfc="none", color=c, alpha=0.6)
+                ax.plot(r["flops"], y, mk, ms=5, color=c)
+                ax.plot(r["flops_with_advice"], y, mk, ms=5, mfc="none", color=c, alpha=0.7)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_ylim(bottom=floor / 3)
-            ax.set_title(f"target {t}, psi = {o}", fontsize=8)
-            ax.tick_params(labelsize=7)
+            ax.set_title(f"target {t}, psi = {o}", fontsize=10)
+            ax.tick_params(labelsize=8)
+            ax.grid(True, which="major", lw=0.3, alpha=0.5)
             if j == 0:
-                ax.set_ylabel("MSE / Var(y)", fontsize=8)
+                ax.set_ylabel("MSE / Var(y)", fontsize=9)
             if i == len(targets) - 1:
-                ax.set_xlabel("FLOPs", fontsize=8)
-    handles = [axes[0, 0].plot([], [], "o", color=colours[h], label=f"shinnet ({h})")[0] for h in hiddens]
+                ax.set_xlabel("FLOPs", fontsize=9)
+    ax0 = axes[0, 0]
+    handles = [ax0.plot([], [], "o", color=colours[h], label=f"shinnet, hidden {h}")[0] for h in hiddens]
+    handles.append(ax0.plot([], [], "ko", mfc="none", label="shinnet with advice (open)")[0])
     if any(r.get("expansion") == "resummed" for r in rows):
-        handles.append(axes[0, 0].plot([], [], "ko", ms=3.5, label="degree expansion")[0])
-        handles.append(axes[0, 0].plot([], [], "ks", ms=3.5, label="resummed expansion")[0])
-    handles.append(axes[0, 0].plot([], [], "k--", label="Monte Carlo Var(y)/N")[0])
-    axes[0, 0].legend(handles=handles, fontsize=6, loc="lower left")
-    return _save(fig, path)
+        handles.append(ax0.plot([], [], "ks", label="resummed expansion (squares)")[0])
+    handles.append(ax0.plot([], [], "o", color="0.6", label="unresolved (reference too coarse)")[0])
+    shown = ["monte_carlo"] + sorted({p["peer"] for p in peer_rows}, key=list(PEER_STYLE).index)
+    for peer in shown:
+        colour, ls, label = PEER_STYLE[peer]
+        handles.append(ax0.plot([], [], ls=ls, color=colour, label=label)[0])
+    legend = _outside_legend(fig, handles)
+    return _save(fig, path, legend)
 
 
 def plot_expansions(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
@@ -102,7 +141,7 @@ def plot_expansions(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
     panels = sorted({(r["kind"], r["output"]) for r in meds})
     ncols = max(1, len({o for _, o in panels}))
     nrows = -(-len(panels) // ncols)
-    fig, axes = _figure(nrows, ncols, w=3.4, h=2.8)
+    fig, axes = _figure(nrows, ncols, w=max(4.8, 10.5 / ncols), h=3.4)
     hiddens = sorted({r["hidden"] for r in meds})
     ds = sorted({r["d"] for r in meds})
     ms_ = sorted({r["m"] for r in meds})
@@ -122,18 +161,20 @@ def plot_expansions(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
         ax.plot(F, float(np.median(fps)) / F, "k:", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{kind} second layer, psi = {out}", fontsize=8)
-        ax.set_xlabel("FLOPs with advice", fontsize=8)
-        ax.set_ylabel("median MSE / Var(y)", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(f"{kind} second layer, psi = {out}", fontsize=10)
+        ax.set_xlabel("FLOPs with advice", fontsize=9)
+        ax.set_ylabel("median MSE / Var(y)", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, which="major", lw=0.3, alpha=0.5)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles = [axes[0, 0].plot([], [], "-", color=c, label=f"{h} d={d}")[0] for (h, d), c in colours.items()]
     handles.append(axes[0, 0].plot([], [], "k-o", ms=3, label="degree")[0])
     handles.append(axes[0, 0].plot([], [], "k--s", ms=3, label="resummed")[0])
     handles.append(axes[0, 0].plot([], [], "k:", label="Monte Carlo")[0])
-    axes[0, 0].legend(handles=handles, fontsize=5, loc="lower left")
-    return _save(fig, path)
+    handles.append(axes[0, 0].plot([], [], "ko", ms=2.5, ls="none", label=f"marker size: m = {', '.join(map(str, ms_))}")[0])
+    legend = _outside_legend(fig, handles)
+    return _save(fig, path, legend)
 
 
 def plot_kappa_vs_k(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
@@ -151,6 +192,7 @@ def plot_kappa_vs_k(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
         ax.set_title(f"{model}\nkappa_{n}", fontsize=7)
         ax.set_xlabel("K", fontsize=8)
         ax.tick_params(labelsize=7)
+        _integer_ticks(ax)
     axes[0, 0].legend(fontsize=6)
     return _save(fig, path)
 
@@ -170,6 +212,7 @@ def plot_series_order(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike
         ax.set_title(f"{key[0]}\npsi = {key[1]}", fontsize=7)
         ax.set_xlabel("series order q", fontsize=8)
         ax.tick_params(labelsize=7)
+        _integer_ticks(ax)
     axes[0, 0].set_ylabel("|error|", fontsize=8)
     axes[0, 0].legend(fontsize=6)
     return _save(fig, path)

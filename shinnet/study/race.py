@@ -35,13 +35,17 @@ import numpy as np
 
 from shinnet.model import TwoLayerMLP
 from shinnet.study.groundtruth import ground_truths
+from shinnet.study.groundtruth_rqmc import rqmc_ground_truths
+from shinnet.study.peers import fit_power_law, flops_to_reach, peer_runs
 from shinnet.study.suite import Grid, ModelSpec, build_model
 
-__all__ = ["ladder_estimates", "race_rows", "run_race", "mc_mse_at_flops", "mc_flops_to_reach",
+__all__ = ["ladder_estimates", "race_rows", "race_truths", "ALL_PEERS", "run_race", "mc_mse_at_flops", "mc_flops_to_reach",
            "flops_at_mse", "family_table", "model_medians", "normalise_rung", "rung_label", "UNRESOLVED_FACTOR"]
 
 #: a row is unresolved when ``stderr_ref^2 > sq_err / UNRESOLVED_FACTOR``
 UNRESOLVED_FACTOR = 10.0
+#: every peer a rung is compared with ("monte_carlo" analytic, the others measured: study.peers)
+ALL_PEERS: tuple[str, ...] = ("monte_carlo", "rqmc", "rqmc_cv", "hybrid")
 
 
 def mc_mse_at_flops(var_y: float, flops_per_sample: float, flops: Any) -> Any:
@@ -161,6 +165,33 @@ def ladder_estimates(
     return rows
 
 
+def race_truths(mlp: TwoLayerMLP, grid: Grid, cache_dir: Any = None, use_cache: bool = True,
+                seed: int = 12345) -> dict[str, Any]:
+    """Ground truths of every output: RQMC + control variates (``grid.truth_method == "rqmc"``) or Monte Carlo."""
+    if grid.truth_method == "rqmc":
+        return rqmc_ground_truths(mlp, outputs=grid.outputs, target_stderr=grid.truth_stderr, seed=seed,
+                                  max_samples=grid.truth_max_samples, cache_dir=cache_dir, use_cache=use_cache)
+    return ground_truths(mlp, outputs=grid.outputs, target_stderr=grid.truth_stderr, seed=seed,
+                         max_samples=grid.truth_max_samples, cache_dir=cache_dir, use_cache=use_cache)
+
+
+def _peer_fits(prows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[float, float, float, float]]:
+    """``(output, peer) -> (log C, alpha, setup FLOPs, FLOPs per point)`` of ``MSE = C n^-alpha``."""
+    out = {}
+    for k in sorted({(r["output"], r["peer"]) for r in prows}):
+        pts = [r for r in prows if (r["output"], r["peer"]) == k]
+        log_c, alpha = fit_power_law([r["n_samples"] for r in pts], [r["mse"] for r in pts])
+        per_point = (pts[-1]["flops"] - pts[-1]["setup_flops"]) / pts[-1]["n_samples"]
+        out[k] = (log_c, alpha, float(pts[-1]["setup_flops"]), float(per_point))
+    return out
+
+
+def _peer_reach(fit: tuple[float, float, float, float], sq_err: float) -> float:
+    """FLOPs a fitted peer needs for MSE ``sq_err``: setup plus the fitted point count times its per-point cost."""
+    n = flops_to_reach(fit[0], fit[1], sq_err)
+    return fit[2] + fit[3] * n
+
+
 def race_rows(
     spec: ModelSpec | None,
     mlp: TwoLayerMLP,
@@ -168,13 +199,32 @@ def race_rows(
     cache_dir: Any = None,
     use_cache: bool = True,
     seed: int = 12345,
+    peer_rows: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """All rows (rungs x outputs) of one model: shinnet vs ground truth vs Monte Carlo."""
-    truths = ground_truths(mlp, outputs=grid.outputs, target_stderr=grid.truth_stderr, seed=seed,
-                           max_samples=grid.truth_max_samples, cache_dir=cache_dir, use_cache=use_cache)
+    """All rows (rungs x outputs) of one model: shinnet vs ground truth vs every peer.
+
+    Peers (``grid.peer_log2_n`` non-empty): plain Monte Carlo (analytic ``Var(y) fps / sq_err``)
+    and the measured RQMC, RQMC + control variates and hybrid (:mod:`shinnet.study.peers`), each
+    fitted ``MSE = C n^-alpha``; ``reach_<peer>`` is the FLOPs each needs for the rung's squared
+    error (setup plus the fitted n times the per-point cost), ``peer_best`` the cheapest, ``peer_ratio`` (``peer_ratio_advice``) its FLOPs over the
+    rung's FLOPs without (with) advice: > 1 means shinnet wins against the strongest peer.  The
+    peers' own rows (with ``alpha`` and their squared error against the truth) are appended to
+    ``peer_rows`` when given.
+    """
+    truths = race_truths(mlp, grid, cache_dir, use_cache, seed)
     t0 = time.perf_counter()
     ests = ladder_estimates(mlp, grid.outputs, grid.rungs())
     wall = time.perf_counter() - t0
+    ident = {"target": spec.target if spec else "custom", "hidden": mlp.hidden.name, "d": mlp.d, "m": mlp.m,
+             "seed": spec.seed if spec else -1}
+    prows = peer_runs(mlp, grid.outputs, grid.peer_log2_n) if grid.peer_log2_n else []
+    fits = _peer_fits(prows)
+    if peer_rows is not None:
+        for r in prows:
+            truth = truths[r["output"]]
+            peer_rows.append({**ident, **r, "truth": truth.value, "truth_stderr": truth.stderr,
+                              "sq_err": (r["value"] - truth.value) ** 2, "var_y": truth.var_y,
+                              "alpha": fits[r["output"], r["peer"]][1]})
     rows = []
     for est in ests:
         psi = est["output"]
@@ -183,8 +233,7 @@ def race_rows(
         sq = (est["value"] - truth.value) ** 2
         var_y = truth.var_y
         row = {
-            "target": spec.target if spec else "custom", "hidden": mlp.hidden.name, "output": psi,
-            "d": mlp.d, "m": mlp.m, "seed": spec.seed if spec else -1,
+            **ident, "output": psi,
             "expansion": est["expansion"], "rung": est["rung"], "N": est["N"], "K": est["K"], "E": est["E"],
             "q": est["q"],
             "value": est["value"], "truth": truth.value, "truth_stderr": truth.stderr,
@@ -201,6 +250,16 @@ def race_rows(
             "last_series_term": abs(est["series_terms"][-1]) if est["q"] > 0 else float("nan"), "kappa3": est["kappa"].get(3, float("nan")),
             "kappa4": est["kappa"].get(4, float("nan")), "shinnet_wall_s": wall,
         }
+        reach = {"monte_carlo": float(mc_flops_to_reach(var_y, fps, sq))}
+        for peer in ALL_PEERS[1:]:
+            reach[peer] = _peer_reach(fits[psi, peer], sq) if (psi, peer) in fits else float("nan")
+        for peer in ALL_PEERS:
+            row[f"reach_{peer}"] = reach[peer]
+        finite = {p: v for p, v in reach.items() if not math.isnan(v)}
+        best = min(finite, key=finite.get) if finite else "none"
+        row["peer_best"] = best
+        row["peer_ratio"] = finite[best] / est["flops"] if finite else float("nan")
+        row["peer_ratio_advice"] = finite[best] / est["flops_with_advice"] if finite else float("nan")
         rows.append(row)
     return rows
 
@@ -211,8 +270,10 @@ def run_race(
     use_cache: bool = True,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    peer_rows: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`race_rows` over every model of ``grid`` (models built with :func:`build_model`)."""
+    """:func:`race_rows` over every model of ``grid`` (models built with :func:`build_model`);
+    the peers' rows are appended to ``peer_rows`` when given."""
     specs = list(grid.models())
     it: Iterable[ModelSpec] = specs
     if progress:
@@ -223,7 +284,7 @@ def run_race(
     for spec in it:
         t0 = time.perf_counter()
         mlp = build_model(spec, cache_dir=cache_dir, train_steps=grid.train_steps, use_cache=use_cache)
-        new = race_rows(spec, mlp, grid, cache_dir=cache_dir, use_cache=use_cache)
+        new = race_rows(spec, mlp, grid, cache_dir=cache_dir, use_cache=use_cache, peer_rows=peer_rows)
         rows.extend(new)
         if log is not None:
             log(f"{spec.label}: {len(new)} rows, truth {new[0]['truth_n_samples']} samples, "
@@ -254,6 +315,7 @@ def model_medians(rows: Sequence[Mapping[str, Any]], by: Sequence[str]) -> list[
     out = []
     for fam, models in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         ratios, ratios_adv, nmses, fl, fla, unresolved = [], [], [], [], [], 0
+        peer_r, peer_ra, bests = [], [], []
         for members in models.values():
             nmse = float(np.mean([m["nmse"] for m in members]))
             fps = members[0]["flops_per_sample"]
@@ -265,6 +327,10 @@ def model_medians(rows: Sequence[Mapping[str, Any]], by: Sequence[str]) -> list[
             fl.append(F)
             fla.append(Fa)
             unresolved += any(m["unresolved"] for m in members)
+            if "peer_ratio" in members[0]:
+                peer_r.append(float(np.mean([m["peer_ratio"] for m in members])))
+                peer_ra.append(float(np.mean([m["peer_ratio_advice"] for m in members])))
+                bests += [m["peer_best"] for m in members]
         expansion, N, T, q = fam[-1]
         out.append({**dict(zip(by, fam[:-1])), "expansion": expansion, "rung": rung_label(expansion, N, T, q),
                     "N": N, "K": T if expansion == "degree" else -1, "E": T if expansion == "resummed" else -1,
@@ -273,8 +339,16 @@ def model_medians(rows: Sequence[Mapping[str, Any]], by: Sequence[str]) -> list[
                     "median_nmse": float(np.median(nmses)), "median_ratio": float(np.median(ratios)),
                     "median_ratio_advice": float(np.median(ratios_adv)),
                     "wins": int(sum(x > 1 for x in ratios)), "wins_advice": int(sum(x > 1 for x in ratios_adv)),
-                    "unresolved_models": int(unresolved)})
+                    "unresolved_models": int(unresolved),
+                    "median_peer_ratio": _nanmedian(peer_r), "median_peer_ratio_advice": _nanmedian(peer_ra),
+                    "strongest_peer": max(set(bests), key=bests.count) if bests else "none",
+                    "peer_wins_advice": int(sum(x > 1 for x in peer_ra))})
     return out
+
+
+def _nanmedian(values: Sequence[float]) -> float:
+    v = [x for x in values if not math.isnan(x)]
+    return float(np.median(v)) if v else float("nan")
 
 
 def family_table(rows: Sequence[Mapping[str, Any]], by: Sequence[str] = ("target", "output")) -> list[dict[str, Any]]:

@@ -13,6 +13,12 @@ Presets (``PRESETS``):
   targets random + linear + relu_shift, seed 0, 200 training steps; ladder up to (4, 5, 2); ground
   truth to stderr 3e-4 or 2^19 samples.  About 20-30 minutes on a loaded 2-core CPU.
 - ``tiny``: d = 4, m = 64, hidden tanh, outputs identity/tanh, target random, seed 0; for tests.
+- ``peers``: d = 16, m in {2048, 8192}, hidden relu/tanh, outputs relu/tanh, targets random +
+  relu_shift, degree rungs only, sampling peers at 2^8, 2^10, 2^12 points (RQMC, RQMC + control
+  variates, hybrid); override ``--d 32 --m 65536`` for the large-m rows (docs/benchmarks.md).
+
+Every preset measures the sampling peers (``peer_log2_n``) and uses an RQMC ground truth
+(``truth_method``).
 
 Every preset races both expansions (``expansions``): the degree expansion (MATH.md section 3) on
 ``ladder`` rungs (N, K, q) and the resummed expansion (section 8) on ``resummed_ladder`` rungs
@@ -86,11 +92,16 @@ class Grid:
     expansions : tuple of str
         Subset of ``("degree", "resummed")``.
     truth_stderr : float
-        Target standard error of the ground truth (control-variate Monte Carlo; see
-        :mod:`shinnet.study.groundtruth`), capped at ``truth_max_samples``.
+        Target standard error of the ground truth, capped at ``truth_max_samples``.
     truth_max_samples : int
     train_steps : int
         SGD steps for the trained models.
+    truth_method : {"rqmc", "monte_carlo"}
+        Ground truth by RQMC + control variates (:mod:`shinnet.study.groundtruth_rqmc`, default) or
+        by control-variate Monte Carlo (:mod:`shinnet.study.groundtruth`).
+    peer_log2_n : tuple of int
+        Point counts ``2^p`` at which the sampling peers (RQMC, RQMC + control variates, hybrid;
+        :mod:`shinnet.study.peers`) are measured; empty: compare with plain Monte Carlo only.
     """
 
     d: tuple[int, ...]
@@ -105,11 +116,17 @@ class Grid:
     truth_stderr: float = 2e-4
     truth_max_samples: int = 2**21
     train_steps: int = 400
+    truth_method: str = "rqmc"
+    peer_log2_n: tuple[int, ...] = (8, 10, 12)
 
     def __post_init__(self) -> None:
         for name in ("d", "m", "hidden", "outputs", "targets", "seeds", "expansions"):
             if len(getattr(self, name)) == 0:
                 raise ValueError(f"grid field {name!r} is empty")
+        if self.truth_method not in ("rqmc", "monte_carlo"):
+            raise ValueError(f"truth_method must be 'rqmc' or 'monte_carlo', got {self.truth_method!r}")
+        if any(int(p) < 4 or int(p) > 30 for p in self.peer_log2_n):
+            raise ValueError(f"peer_log2_n entries must be in 4..30 (2^p points), got {self.peer_log2_n}")
         bad = [e for e in self.expansions if e not in EXPANSIONS]
         if bad:
             raise ValueError(f"unknown expansion(s) {bad}; use a subset of {EXPANSIONS}")
@@ -159,7 +176,13 @@ PRESETS: dict[str, Grid] = {
     "tiny": Grid(
         d=(4,), m=(64,), hidden=("tanh",), outputs=("identity", "tanh"), targets=("random",), seeds=(0,),
         ladder=((2, 2, 0), (3, 3, 1), (4, 3, 2)), resummed_ladder=((2, 1, 0), (3, 2, 1), (4, 2, 2)),
-        truth_stderr=2e-3, truth_max_samples=2**15, train_steps=50,
+        truth_stderr=2e-3, truth_max_samples=2**15, train_steps=50, peer_log2_n=(6, 8),
+    ),
+    "peers": Grid(
+        d=(16,), m=(2048, 8192), hidden=("relu", "tanh"), outputs=("relu", "tanh"),
+        targets=("random", "relu_shift"), seeds=(0,), ladder=((2, 2, 0), (3, 3, 1), (4, 4, 2)),
+        expansions=("degree",), truth_stderr=3e-5, truth_max_samples=2**20, train_steps=200,
+        peer_log2_n=(8, 10, 12),
     ),
 }
 

@@ -1,0 +1,163 @@
+"""The inner estimate ``g(y) = E[psi(f_y)]`` for a batch of nodes (MATH.md sections 6, 9).
+
+All nodes share the conditional unit rows ``U'``: their vertex weights form one
+:class:`shinnet.contract.weight_batch.WeightBatch`, summed by one batched contraction per diagram
+(paths shared through one :class:`shinnet.contract.PathCache`).  Each node's cumulants then go
+through the series of section 6 and get the same error budget as :func:`shinnet.estimate`
+(pruned diagrams, the last Hermite degree's move, the last series term), summed per node.
+
+Variance (``variance="resummed"``, the default): ``kappa_2`` of ``f_y`` is the section-8 value
+truncated at cosine order K, i.e. the degree-K value plus the exact same-unit Hermite tail
+
+    kappa_2 = kappa_2(K) + sum_j a_j^2 [ Var sigma(r'_j Z + b'_j) - sum_{k=1..K} gamma_jk^2 / k! ],
+
+the part of the conditional variance that a kinked sigma spreads over high degrees (relu's tail
+decays like K^(-3/2), MATH.md section 3).  It costs one ``E[sigma^2]`` per unit and node.  Higher
+cumulants stay the degree-K values.  ``variance="degree"`` keeps the plain degree-K ``kappa_2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shinnet import series
+from shinnet.activations.power_hermite import power_hermite_coefficients
+from shinnet.conditioning.split import ConditionalSplit, conditional_weights
+from shinnet.contract.pathcache import PathCache
+from shinnet.contract.weight_batch import WeightBatch, cumulants_weight_batch
+from shinnet.estimate import propagated_weights
+
+__all__ = ["InnerEstimator", "node_value"]
+
+#: relative size of kappa_2 below which f_y is treated as the constant kappa_1
+_DEGENERATE_VARIANCE = 1e-24
+
+
+def node_value(psi: Any, kappa: dict[int, float], q: int, pruned: dict[int, float],
+               partial: dict[int, list[float]]) -> tuple[float, float]:
+    """``E[psi(f_y)]`` from one node's cumulants and its summed error budget (as :func:`shinnet.estimate`).
+
+    A node whose ``kappa_2`` is zero to rounding (every unit off span V switched off there) has
+    ``f_y = kappa_1``: the value is ``psi(kappa_1)`` and the budget ``sqrt(|kappa_2|)`` times the
+    slope of psi there (first order).
+    """
+    from shinnet import activations
+
+    act = activations.get(psi)
+    k2 = kappa[2]
+    if k2 <= _DEGENERATE_VARIANCE * (1.0 + kappa[1] ** 2):
+        mu = kappa[1]
+        eps = 1e-7 * (1.0 + abs(mu))
+        slope = abs(float(act.value(np.array([mu + eps]))[0] - act.value(np.array([mu - eps]))[0])) / (2 * eps)
+        return float(act.value(np.array([mu]))[0]), float(np.sqrt(abs(k2)) * slope)
+    value = series.expectation(act, kappa, q)
+    order = max(kappa)
+    w = propagated_weights(act, kappa, order)
+    budget = sum(abs(pruned.get(n, 0.0)) * w[n] for n in range(1, order + 1))
+    for n, sums in partial.items():
+        if len(sums) >= 2 and n <= order:
+            budget += abs(sums[-1] - sums[-2]) * w[n]
+    if q > 0:
+        budget += float(abs(value.last_term))
+    elif 3 in kappa:
+        budget += abs(kappa[3]) * w[3]
+    return float(value), float(budget)
+
+
+@dataclass
+class InnerEstimator:
+    """Callable ``points (N, r) -> (g values (N,), budgets (N,))`` for the outer quadrature.
+
+    Parameters
+    ----------
+    split : ConditionalSplit
+    order, max_degree, series_order, tol, backend, representation : as :func:`shinnet.estimate`
+    node_batch : int
+        Largest batch contracted at once (memory: dense tensors are (batch, d^k)).
+    options : dict
+        Further options of the engine (``memory_limit``, ``gram_max_m``, ...).
+
+    Accounting (read after the integration): ``flops`` (contractions), ``advice_flops`` (vertex
+    weights and dense builds), ``nodes``, ``batches``.
+    """
+
+    split: ConditionalSplit
+    order: int
+    max_degree: int
+    series_order: int
+    tol: float = 0.0
+    backend: str = "numpy"
+    representation: str = "auto"
+    node_batch: int = 512
+    variance: str = "resummed"
+    options: dict[str, Any] = field(default_factory=dict)
+    flops: float = 0.0
+    advice_flops: float = 0.0
+    nodes: int = 0
+    batches: int = 0
+    cache: PathCache = field(default_factory=PathCache)
+
+    def __post_init__(self) -> None:
+        # per-batch contraction limit: B d^k dense stacks must fit next to the other helpers' work
+        self.options.setdefault("memory_limit", float(2**29))
+
+    def __call__(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        N = points.shape[0]
+        values, budgets = np.empty(N), np.empty(N)
+        for s in range(0, N, self.node_batch):
+            e = min(N, s + self.node_batch)
+            values[s:e], budgets[s:e] = self._batch(points[s:e])
+        return values, budgets
+
+    def _batch(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lam, c, wflops = conditional_weights(self.split, points, self.max_degree)
+        batch = WeightBatch(lam, self.split.U_perp, c, build_flops=wflops)
+        try:
+            res = cumulants_weight_batch(batch, self.order, self.max_degree, tol=self.tol, backend=self.backend,
+                                         representation=self.representation, cache=self.cache, warn=False,
+                                         **self.options)
+        except MemoryError:
+            if points.shape[0] == 1:
+                raise
+            half = points.shape[0] // 2
+            self.node_batch = max(1, half)  # later batches start at the size that fits
+            v1, b1 = self._batch(points[:half])
+            v2, b2 = self._batch(points[half:])
+            return np.concatenate([v1, v2]), np.concatenate([b1, b2])
+        self.flops += float(res.flops)
+        self.advice_flops += float(res.build_flops)
+        self.nodes += points.shape[0]
+        self.batches += 1
+        B = points.shape[0]
+        vals, buds = np.empty(B), np.empty(B)
+        kap = {n: np.asarray(v, dtype=np.float64).reshape(B) for n, v in res.kappa.items()}
+        if self.variance == "resummed":
+            kap[2] = kap[2] + self._diagonal_tail(points, lam)
+        pruned = {n: np.asarray(v, dtype=np.float64).reshape(B) for n, v in res.pruned_budget.items()}
+        partial = {n: [np.asarray(s, dtype=np.float64).reshape(B) for s in ss] for n, ss in res.partial_sums.items()}
+        psi = self.split.mlp.output
+        for b in range(B):
+            vals[b], buds[b] = node_value(
+                psi, {n: float(v[b]) for n, v in kap.items()}, self.series_order,
+                {n: float(v[b]) for n, v in pruned.items()},
+                {n: [float(s[b]) for s in ss] for n, ss in partial.items()},
+            )
+        return vals, buds
+
+    def _diagonal_tail(self, points: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """``sum_j a_j^2 [Var sigma(r'_j Z + b'_j) - sum_{k=1..K} gamma_jk^2 / k!]`` per node (B,)."""
+        split, mlp = self.split, self.split.mlp
+        live = ~split.inside
+        if not np.any(live):
+            return np.zeros(points.shape[0])
+        B, K = points.shape[0], lam.shape[1] - 1
+        bias = split.biases(points)[:, live].reshape(-1)
+        r = np.broadcast_to(split.r_perp[live], (B, int(live.sum()))).reshape(-1)
+        C = power_hermite_coefficients(mlp.hidden, 2, 0, r, bias)
+        var = (C[:, 2, 0] - C[:, 1, 0] ** 2).reshape(B, -1) * mlp.a[live][None, :] ** 2
+        kept = sum(lam[:, k, live] ** 2 / float(np.prod(np.arange(1, k + 1))) for k in range(1, K + 1))
+        self.advice_flops += 20.0 * B * int(live.sum())
+        return np.sum(np.maximum(var - kept, 0.0), axis=1)
