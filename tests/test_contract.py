@@ -293,3 +293,39 @@ def test_auto_prices_factored_and_mixed_for_expensive_diagrams_and_never_pays_mo
     # a cheap diagram keeps the dense/gram candidates (no extra path searches)
     small = plan_diagram(diagrams(3, 2)[0], "auto", _plan_context(4, 6, PathCache()))
     assert small.network.representation in ("dense", "gram")
+
+
+@pytest.mark.parametrize("representation", ["dense", "factored", "gram", "auto"])
+def test_paths_replayed_by_opt_einsum_sum_to_the_engines_cumulants(representation):
+    """Each plan of the ``paths`` report, replayed by opt_einsum (an independent einsum executor)
+    on the real shin arrays and weighted by ``n!/(|Aut| prod m_e!)``, sums to the engine's kappa_n."""
+    from shinnet import shin_tensors, zoo
+    from shinnet.contract import cumulants
+    from shinnet.contract.report import paths_report
+
+    d, m, order, K = 3, 7, 3, 3
+    mlp = zoo.random_mlp(d=d, m=m, hidden="tanh", output="identity", seed=4)
+    sh = shin_tensors(mlp, K)
+    gram = sh.U @ sh.U.T
+
+    def array(source):
+        kind = source[0]
+        if kind == "dense":
+            return sh.dense(source[1])
+        if kind == "weights":
+            return sh.weights(source[1])
+        if kind == "gram":
+            return gram ** source[1]
+        assert kind == "U", source
+        return sh.U
+
+    report = paths_report(order, K, d, m, representation=representation, time_contraction=False)
+    totals: dict[int, float] = {}
+    for rec in report.records:
+        value = rec.expression(d, m)(*[array(s) for s in rec.sources])
+        n = rec.diagram.order
+        totals[n] = totals.get(n, 0.0) + float(rec.diagram.weight) * float(value)
+    engine = cumulants(sh, order, K, representation=representation, warn=False)
+    for n in range(2, order + 1):
+        assert totals[n] == pytest.approx(float(engine.kappa[n]), rel=1e-11, abs=1e-14)
+    assert sorted(totals) == list(range(2, order + 1))

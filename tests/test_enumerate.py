@@ -532,3 +532,22 @@ def test_resummed_cache_round_trip(cache_dir):
     E.clear_memo()
     assert E.resummed_diagrams(4, 4, cache_dir=cache_dir) == first
     assert E.resummed_diagrams(4, 4, cache=False) == first
+
+
+@pytest.mark.parametrize("order,max_degree", [(3, 4), (4, 4), (5, 3)])
+def test_automorphism_counts_and_connectivity_match_networkx(order, max_degree):
+    """|Aut(G)| from pynauty's canonical labelling against an independent count: networkx's
+    VF2 matcher enumerating the self-isomorphisms that preserve edge multiplicities."""
+    import networkx as nx
+    from networkx.algorithms.isomorphism import GraphMatcher, numerical_edge_match
+
+    from shinnet.enumerate import diagrams
+
+    found = diagrams(order, max_degree)
+    assert found
+    for diagram in found:
+        graph = diagram.to_networkx()
+        assert nx.is_connected(graph)
+        assert [graph.degree(v, weight="multiplicity") for v in graph] == list(diagram.degrees)
+        matcher = GraphMatcher(graph, graph, edge_match=numerical_edge_match("multiplicity", 0))
+        assert sum(1 for _ in matcher.isomorphisms_iter()) == diagram.automorphisms

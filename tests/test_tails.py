@@ -141,3 +141,23 @@ def test_trained_net_tail_agrees_with_importance_sampling():
     mean = float(np.mean(mlp.preactivation(np.random.default_rng(0).standard_normal((20000, 8)))))
     p, r = _agreement(mlp, mean + np.array([1.5, 3.0, 4.5]), 40000, seed=5)
     assert r[-1] < 1e-4
+
+
+def test_sampling_importance_sampling_is_the_documented_alias_of_the_tail_peer():
+    """``shinnet.sampling.importance_sampling`` (the documented name of issue 14's IS peer) is the
+    same estimator as ``shinnet.tails.importance_sampling``: identical values and errors per seed."""
+    from shinnet import sampling, tails, zoo
+
+    mlp = zoo.random_mlp(d=4, m=16, hidden="relu", output="identity", seed=0)
+    a = sampling.importance_sampling(mlp, [1.5, 2.5], 2048, seed=3)
+    b = tails.importance_sampling(mlp, [1.5, 2.5], 2048, seed=3)
+    assert np.array_equal(np.asarray(a.value), np.asarray(b.value))
+    assert np.array_equal(np.asarray(a.stderr), np.asarray(b.stderr))
+    assert np.all(np.asarray(a.value) > 0)
+
+
+@pytest.mark.parametrize("t", ["x", [1.0, [2.0, 3.0]], 1j])
+def test_non_real_or_ragged_thresholds_are_refused_naming_t(t):
+    mlp = zoo.random_mlp(d=4, m=8, hidden="relu", output="relu", seed=0)
+    with pytest.raises(TypeError, match="t must be a real number"):
+        tail_probability(mlp, t)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import opt_einsum
 
 from shinnet.contract.backends import ArrayProvider
 from shinnet.contract.engine import resolve_diagrams
@@ -35,6 +36,25 @@ class PathRecord:
     #: the network's inputs (index names) and sources, in the order the ``path`` refers to
     inputs: tuple[tuple[str, ...], ...] = ()
     sources: tuple[tuple[Any, ...], ...] = ()
+
+    def einsum_equation(self) -> str:
+        """The network as an einsum equation with one letter per index (opt_einsum's symbols),
+        inputs in the order ``path`` and ``sources`` refer to; the output is empty (a full
+        contraction gives ``val(G)``, MATH.md section 4)."""
+        names = sorted({ix for inp in self.inputs for ix in inp})
+        letter = {ix: opt_einsum.get_symbol(i) for i, ix in enumerate(names)}
+        return ",".join("".join(letter[ix] for ix in inp) for inp in self.inputs) + "->"
+
+    def expression(self, d: int, m: int) -> Any:
+        """The plan as an ``opt_einsum.ContractExpression``, to replay cotengra's path on any
+        backend opt_einsum supports: ``record.expression(d, m)(*arrays)`` with the arrays that
+        ``sources`` names (``("dense", k)``: ``T_k`` (d^k); ``("weights", k)``: ``lambda_k`` (m,);
+        ``("gram", p)``: ``Gm^(o)p`` (m, m); ``("U",)``: the unit rows (m, d)).  Indices named
+        ``h*`` have size m, ``e*`` size d.  Cost of the replay: ``flops`` (the same path)."""
+        if not self.inputs:
+            raise ValueError("this record carries no network inputs (built by an older paths report)")
+        shapes = [tuple(m if ix.startswith("h") else d for ix in inp) for inp in self.inputs]
+        return opt_einsum.contract_expression(self.einsum_equation(), *shapes, optimize=[tuple(p) for p in self.path])
 
 
 @dataclass(frozen=True)

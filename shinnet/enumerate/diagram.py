@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
+import networkx as nx
 import numpy as np
 
 from shinnet.enumerate.canonical import canonical_labelling
@@ -215,6 +216,18 @@ class Diagram:
         for i, j, m in self.edges:
             out[i, j] = out[j, i] = m
         return out
+
+    def to_networkx(self) -> nx.Graph:
+        """The diagram as a ``networkx.Graph``: nodes ``0..n-1`` with attribute ``degree_k``
+        (the shin degree the vertex carries), edges with attribute ``multiplicity`` (``m_e``).
+
+        For inspection and for independent checks (networkx's isomorphism matchers count
+        ``|Aut(G)|`` without pynauty).  Cost O(n + edges).
+        """
+        graph = nx.Graph()
+        graph.add_nodes_from((v, {"degree_k": k}) for v, k in enumerate(self.degrees))
+        graph.add_edges_from((i, j, {"multiplicity": m}) for i, j, m in self.edges)
+        return graph
 
     def sort_key(self) -> tuple:
         """The deterministic ordering used by the generators: (order, degrees, edges)."""

@@ -36,7 +36,16 @@ class NotMonotoneError(ValueError):
 
 def check_thresholds(t: Any) -> tuple[np.ndarray, tuple[int, ...]]:
     """``t`` as a flat float64 array (and its original shape); NaN and inf are refused."""
-    arr = np.asarray(t, dtype=np.float64)
+    bad = f"t must be a real number or a 1-d sequence of real thresholds, got {t!r}"
+    if isinstance(t, (str, bytes)):
+        raise TypeError(bad)
+    try:
+        raw = np.asarray(t)
+        arr = None if np.iscomplexobj(raw) else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{bad} ({exc})") from None
+    if arr is None:
+        raise TypeError(bad)
     if arr.ndim > 1:
         raise ValueError(f"t must be a scalar or a 1-d sequence of thresholds, got shape {arr.shape}")
     flat = np.atleast_1d(arr).copy()
