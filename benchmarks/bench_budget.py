@@ -9,6 +9,12 @@ variates, ``shinnet.monte_carlo(method="sobol", control_variates=True)``, its st
 printed), FLOPs spent with advice / budget, and what ran.  The previous planner is imported
 from ``git show <rev>:shinnet/planner.py`` (read-only) and run through today's ``estimate`` with
 the (order, max_degree) it chooses, so both share every engine.
+
+``--baseline unconditioned`` replaces the previous planner by today's walk without its
+conditioned ladder (``shinnet.budget_condition``: the planner as it was before conditioning
+became a candidate), in the same run:
+
+    python benchmarks/bench_budget.py --targets relu_shift --baseline unconditioned
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def main() -> None:
     ap.add_argument("--reference-points", type=float, default=2**21)
     ap.add_argument("--old-rev", default="9d25ac0")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--baseline", choices=("old", "unconditioned"), default="old")
     args = ap.parse_args()
 
     import shinnet
@@ -57,7 +64,9 @@ def main() -> None:
     from shinnet.study.suite import ModelSpec, build_model
 
     warnings.simplefilter("ignore")
-    old = _old_planner(args.old_rev)
+    import shinnet.budget
+
+    old = _old_planner(args.old_rev) if args.baseline == "old" else None
     budgets = [float(b) for b in args.budgets.split(",")]
     rows = []
     for target in args.targets.split(","):
@@ -84,12 +93,26 @@ def main() -> None:
             except BudgetError as exc:
                 row["new"] = {"refused": str(exc)[:120]}
             t0 = time.perf_counter()
-            choice = old.choose_settings(mlp, budget, cache=cache_old)
-            est = shinnet.estimate(mlp, order=choice.order, max_degree=choice.max_degree, tol=0.0, cache=cache_old,
-                                   warn=False)
+            if args.baseline == "unconditioned" and "refused" in row["new"]:
+                rows.append(row)
+                print(f"  B={budget:.0e}: both refused ({row['new']['refused'][:60]}...)", flush=True)
+                continue
+            if args.baseline == "unconditioned":
+                plain_walk = shinnet.budget.conditioned_ladder
+                shinnet.budget.conditioned_ladder = lambda *a, **k: None  # the walk without conditioning
+                try:
+                    est = shinnet.estimate(mlp, budget_flops=budget, cache=cache_old)
+                finally:
+                    shinnet.budget.conditioned_ladder = plain_walk
+                ch = est.details["budget_choice"]
+                ran, fits = f"{ch.runs[ch.chosen].label()} ({len(ch.runs)})", True
+            else:
+                choice = old.choose_settings(mlp, budget, cache=cache_old)
+                est = shinnet.estimate(mlp, order=choice.order, max_degree=choice.max_degree, tol=0.0,
+                                       cache=cache_old, warn=False)
+                ran, fits = f"degree(N={choice.order}, K={choice.max_degree})", choice.fits
             row["old"] = {"value": est.value, "error": abs(est.value - ref.value),
-                          "spent_over_budget": est.flops_with_advice / budget,
-                          "ran": f"degree(N={choice.order}, K={choice.max_degree})", "fits": choice.fits,
+                          "spent_over_budget": est.flops_with_advice / budget, "ran": ran, "fits": fits,
                           "seconds": time.perf_counter() - t0}
             rows.append(row)
             n, o = row["new"], row["old"]

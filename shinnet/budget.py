@@ -1,56 +1,53 @@
-"""FLOP budget -> the estimates to run: ``shinnet.estimate(mlp, budget_flops=B)`` (MATH.md
-sections 3, 6 and 8).
+"""FLOP budget -> the estimates to run: ``shinnet.estimate(mlp, budget_flops=B)`` (MATH.md sections 3, 6 and 8).
 
-**What is charged.** Everything the call does that costs FLOPs: every estimate it runs, priced
-exactly before it runs by :mod:`shinnet.budget_pricing` (contractions, Gram matrix and powers,
-lambda*, vertex weights, dense tensors: the numbers the engines then report), plus the planning
-itself (the shin tensors up to degree 6 behind the degree caps below).  Path searches are
-Python time, not FLOPs, and are not charged (as everywhere in shinnet); they are cached and
-reused by the runs.  Conditioning on active directions (MATH.md section 9) is not among the
-candidates: its node count is adaptive and cannot be priced before it runs.
+**What is charged.** Everything the call does that costs FLOPs: every estimate it runs, priced exactly before
+it runs by :mod:`shinnet.budget_pricing` (contractions, Gram matrix and powers, lambda*, vertex weights, dense
+tensors: the numbers the engines then report), plus the planning itself (the shin tensors up to degree 6
+behind the degree caps below).  Path searches are Python time, not FLOPs, and are not charged (as everywhere
+in shinnet); they are cached and reused by the runs.  Conditioning on active directions (MATH.md section 9) is
+a third ladder ``"conditioned"`` when the model has one or two active directions: its node count is adaptive,
+so each rung is priced with a node cap and run with ``max_nodes`` = that cap (an upper bound of what it
+spends; :mod:`shinnet.budget_condition`, which also says when it is offered).
 
-**Candidates.** Two ladders, each ordered cheapest-first in practice:
-the degree expansion ``(N, K)`` in :data:`DEGREE_LADDER` and the resummed expansion ``(N, E)`` in
-:data:`RESUMMED_LADDER`, both from N = 3 (series order ``q = N - 2 >= 1``: an N = 2 estimate has
-no series signal, so its error budget would omit the Gaussian approximation's error).  Degree
-rungs with ``K > max(N, cap_N)`` are dropped, ``cap_N`` being :func:`degree_cap` (the last degree
-where the hypercontractive proxy of MATH.md section 3 still decreases).
+**Candidates.** Two ladders, each ordered cheapest-first in practice: the degree expansion ``(N, K)`` in
+:data:`DEGREE_LADDER` and the resummed expansion ``(N, E)`` in :data:`RESUMMED_LADDER`, both from N = 3
+(series order ``q = N - 2 >= 1``: an N = 2 estimate has no series signal, so its error budget would omit the
+Gaussian approximation's error).  Degree rungs with ``K > max(N, cap_N)`` are dropped, ``cap_N`` being
+:func:`degree_cap` (the last degree where the hypercontractive proxy of MATH.md section 3 still decreases).
 
-**The walk (the rule).** Rungs run one after another; each run's error budget (the sum of the
-Estimate's parts; times :data:`UNRELIABLE_FACTOR` when the estimate flags itself unreliable:
-its *score*) is the diagnostic that steers the next step:
+**The walk (the rule).** Rungs run one after another; each run's error budget (the sum of the Estimate's
+parts; times :data:`UNRELIABLE_FACTOR` when the estimate flags itself unreliable: its *score*) is the
+diagnostic that steers the next step:
 
 1. the first step is the cheapest first rung of the ladders;
-2. then repeatedly the cheapest next rung of the *open* ladders, a ladder's price multiplied
-   by :data:`LOSING_WEIGHT` unless it holds the best-scoring run so far (ties to the degree
-   ladder): the better ladder climbs, the other follows at a quarter of the price; a ladder
-   *closes* when :data:`STALL` rungs in a row fail to lower its best error budget (the
-   diagnostics say it stopped improving: the budget then goes to the other ladder), when its
-   rungs run out, or when its next rung cannot run (memory, pre-flight refusal);
-3. stop when the next rung in that order would take the total past the budget (a rung is
-   priced against the budget left, and its planning stops as soon as the diagrams planned so
-   far exceed it; a rung known only to exceed what is left is priced further, up to the point
-   where it could no longer come first), or when every ladder is closed.  An error budget of 0
-   does not stop the walk: it is often a parity zero (odd activations without bias, where the
-   last degree and kappa_3 vanish by symmetry), not exactness; among equal scores the later,
-   more thorough run is returned.
+2. then repeatedly the cheapest next rung of the *open* ladders, a ladder's price multiplied by
+   :data:`LOSING_WEIGHT` unless it holds the best-scoring run so far (ties to the degree ladder): the better
+   ladder climbs, the other follows at a quarter of the price; a ladder *closes* when :data:`STALL` rungs in a
+   row fail to lower its best error budget (the diagnostics say it stopped improving: the budget then goes to
+   the other ladder), when its rungs run out, or when its next rung cannot run (memory, pre-flight refusal);
+3. stop when the next rung in that order would take the total past the budget (a rung is priced against the
+   budget left, and its planning stops as soon as the diagrams planned so far exceed it; a rung known only to
+   exceed what is left is priced further, up to the point where it could no longer come first), or when every
+   ladder is closed.  An error budget of 0 does not stop the walk: it is often a parity zero (odd activations
+   without bias, where the last degree and kappa_3 vanish by symmetry), not exactness; among equal scores the
+   later, more thorough run is returned.
 
-The order of the rungs never depends on the budget, only on the prices and the observed
-errors, so a larger budget runs a longer prefix of the same sequence: the returned estimate --
-the run with the smallest score, its ``planned_error`` -- is never worse at a larger budget.
-The total spent is at most the budget, except that the first rung runs when it costs at most
-twice the budget (with a :class:`BudgetWarning`); a budget that cannot buy even that raises
-:class:`BudgetError` with the cheapest cost, before any estimate runs.  The earlier rungs are the
-price of the diagnostics: with rung costs growing 2-10x per step they add up to about the last
-rung's cost.  The ladders end at N = 5: the degree (6, 6) rung has ~18,000 diagrams, whose
-path searches alone take minutes.
+The order of the rungs never depends on the budget, only on the prices and the observed errors, so a larger
+budget runs a longer prefix of the same sequence: the returned estimate -- the run with the smallest score,
+its ``planned_error`` -- is never worse at a larger budget (one exception: the conditioned ladder is offered
+only from a budget of 10x the directions' sweep on, which changes the sequence at that budget). The total spent is at most the budget, except that
+the first rung runs when it costs at most twice the budget (with a :class:`BudgetWarning`); a budget that
+cannot buy even that raises :class:`BudgetError` with the cheapest cost, before any estimate runs.  The
+earlier rungs are the price of the diagnostics: with rung costs growing 2-10x per step they add up to about
+the last rung's cost.  The ladders end at N = 5: the degree (6, 6) rung has ~18,000 diagrams, whose path
+searches alone take minutes.
 
 ``Estimate.method`` is the expansion of the returned run, ``details`` are its own plus
-``details["budget_choice"]`` (a :class:`BudgetChoice`: every priced candidate, every run, why the
-walk stopped); ``flops`` / ``flops_with_advice`` are the totals of everything run.
+``details["budget_choice"]`` (a :class:`BudgetChoice`: every priced candidate, every run, why the walk
+stopped); ``flops`` / ``flops_with_advice`` are the totals of everything run.
 
-The old single-shot rule (:func:`choose_settings`, degree expansion only, largest rung that fits)
-is kept for its callers, now with exact prices.
+The old single-shot rule (:func:`choose_settings`, degree expansion only, largest rung that fits) is kept for
+its callers, now with exact prices.
 """
 
 from __future__ import annotations
@@ -63,7 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from shinnet.budget_pricing import Price, plan_degree, price, shin_build_flops
+from shinnet.budget_condition import conditioned_ladder
+from shinnet.budget_pricing import Price, predicted_flops, price, shin_build_flops
 from shinnet.reliability import UnreliableEstimateWarning
 
 __all__ = ["DEGREE_LADDER", "RESUMMED_LADDER", "LADDER", "BudgetChoice", "BudgetError", "BudgetWarning", "Choice",
@@ -112,8 +110,9 @@ class Run:
         return self.budget_total * (1.0 if self.reliable else UNRELIABLE_FACTOR)
 
     def label(self) -> str:
-        t = "K" if self.price.expansion == "degree" else "E"
-        return f"{self.price.expansion}(N={self.price.order}, {t}={self.price.truncation})"
+        t = {"degree": "K=", "resummed": "E="}.get(self.price.expansion, "nodes<=")
+        r = f"r={getattr(self.price, 'r', '')}, " if self.price.expansion == "conditioned" else ""
+        return f"{self.price.expansion}({r}N={self.price.order}, {t}{self.price.truncation})"
 
 
 @dataclass(frozen=True)
@@ -230,8 +229,12 @@ def estimate_within_budget(mlp: Any, budget_flops: float, *, expansion: str = "a
         shin = shin_tensors(mlp, _CAP_DEGREE)
         planning = float(shin.build_flops)
         caps = {n: degree_cap(np.asarray(shin.lam), n) for n in sorted({n for n, _ in DEGREE_LADDER})}
+    cond = None
     if ladders is None:
         ladders = _ladders(expansion, representation, caps)
+        if expansion != "resummed" and (cond := conditioned_ladder(mlp, budget, cache, representation)) is not None:
+            planning += cond.planning_flops  # the active directions' sweep, when it was computed
+            ladders.update({"conditioned": cond.rungs} if cond.rungs else {})
     else:
         ladders = {str(nm): [(int(n), int(t)) for n, t in rungs] for nm, rungs in ladders.items() if rungs}
         if not ladders or any(nm not in ("degree", "resummed") for nm in ladders):
@@ -248,8 +251,11 @@ def estimate_within_budget(mlp: Any, budget_flops: float, *, expansion: str = "a
         if key in above and above[key] >= limit:
             return None
         try:
-            check_request(rung[0], rung[1], d=mlp.d, m=mlp.m, expansion=name, representation=representation)
-            out: Price | str | None = price(mlp, name, rung[0], rung[1], cache, limit=limit, **pricing)
+            if name == "conditioned":
+                out: Price | str | None = cond.price(rung, limit)
+            else:
+                check_request(rung[0], rung[1], d=mlp.d, m=mlp.m, expansion=name, representation=representation)
+                out = price(mlp, name, rung[0], rung[1], cache, limit=limit, **pricing)
         except (MemoryError, RequestTooLarge) as exc:
             out = f"cannot run: {exc}"
         if out is None:
@@ -321,8 +327,9 @@ def estimate_within_budget(mlp: Any, budget_flops: float, *, expansion: str = "a
         kw = {"max_degree": rung[1]} if name == "degree" else {"max_edges": rung[1]}
         with warnings.catch_warnings():  # only the returned estimate's reliability is reported (below)
             warnings.simplefilter("ignore", UnreliableEstimateWarning)
-            est = estimate(mlp, order=rung[0], tol=0.0, series_order=q, backend=backend,
-                           representation=representation, progress=progress, expansion=name, **kw, **options)
+            est = cond.run(mlp, rung, backend) if name == "conditioned" else estimate(
+                mlp, order=rung[0], tol=0.0, series_order=q, backend=backend, representation=representation,
+                progress=progress, expansion=name, **kw, **options)
         run = Run(p, float(est.flops_with_advice), float(est.error), float(est.budget_total), bool(est.reliable),
                   float(est.value))
         spent += run.spent
@@ -334,6 +341,8 @@ def estimate_within_budget(mlp: Any, budget_flops: float, *, expansion: str = "a
         if len(seen) > STALL and min(r.budget_total for r in seen[-STALL:]) >= min(r.budget_total
                                                                               for r in seen[:-STALL]):
             closed[name] = f"stopped improving ({STALL} rungs in a row without a smaller error budget)"
+        if name == "conditioned" and (why := cond.closes(est)):
+            closed[name] = why
     best = min(range(len(runs)), key=lambda i: (runs[i].score, -i))  # ties: the later, more thorough run
     choice = BudgetChoice(budget, tuple(runs), best, tuple(p for p in prices.values() if isinstance(p, Price)),
                           planning, spent, stop, dict(closed), caps)
@@ -357,16 +366,6 @@ class Choice:
     predicted_flops: float
     fits: bool
     degree_caps: dict[int, int]
-
-
-def predicted_flops(d: int, m: int, order: int, max_degree: int, cache: Any = None) -> tuple[float, float]:
-    """(contraction + Gram FLOPs, dense-advice FLOPs) of the degree engine at (d, m), exactly as
-    it will charge them (:func:`shinnet.budget_pricing.plan_degree`)."""
-    from shinnet.contract import PathCache
-
-    out = plan_degree(d, m, order, max_degree, PathCache() if cache is None else cache)
-    assert out is not None  # no limit
-    return out[0], out[1]
 
 
 def choose_settings(mlp: Any, budget_flops: float, backend: str = "numpy", ladder: tuple[tuple[int, int], ...] = LADDER,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 __all__ = ["Price", "price", "price_degree", "price_resummed", "plan_degree", "shin_build_flops",
-           "power_shin_build_flops", "lambda_star_flops"]
+           "power_shin_build_flops", "lambda_star_flops", "predicted_flops"]
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,12 @@ def _source_costs(sources: Iterable[tuple[Any, ...]], m: int, d: int, degree_of:
 
 def plan_degree(d: int, m: int, order: int, max_degree: int, cache: Any, representation: str = "auto",
                 memory_limit: float = 2.0**31, gram_max_m: int | None = None,
-                itemsize: int = 8, limit: float = float("inf")) -> tuple[float, float, int] | None:
+                itemsize: int = 8, limit: float = float("inf"),
+                batch: int | None = None) -> tuple[float, float, int] | None:
     """(contractions + setup, dense advice, diagrams) of the degree engine at sizes (d, m): every
     diagram planned as :func:`shinnet.contract.engine.run_engine` plans it (``tol = 0``), in its order.
+    ``batch``: B rows sharing U (``cumulants_batch`` / ``cumulants_weight_batch``; dense advice is
+    then priced per row, ``2 B m d^k``).
 
     ``limit``: return None as soon as the contractions planned so far cost more (every cost is
     >= 0, so the total does too): an expensive request is known to exceed a budget after
@@ -127,7 +130,7 @@ def plan_degree(d: int, m: int, order: int, max_degree: int, cache: Any, represe
     per_order = resolve_diagrams(int(order), int(max_degree), None, int)
     uses = Counter(key for dgs in per_order.values() for dg in dgs for key in set(vertex_keys(dg)))
     ctx = PlanContext(d=d, m=m, degree_of=int, has_dense=True, itemsize=int(itemsize), memory_limit=float(memory_limit),
-                      gram_max_m=2048 if gram_max_m is None else int(gram_max_m), batch=None, cache=cache,
+                      gram_max_m=2048 if gram_max_m is None else int(gram_max_m), batch=batch, cache=cache,
                       key_uses=dict(uses))
     contraction, sources, count = 0.0, [], 0
     for n in range(2, int(order) + 1):
@@ -141,7 +144,7 @@ def plan_degree(d: int, m: int, order: int, max_degree: int, cache: Any, represe
                 return None
     cache.flush()
     setup, dense = _source_costs(sources, m, d, int)
-    return contraction + setup, dense, count
+    return contraction + setup, dense * (1 if batch is None else int(batch)), count
 
 
 def price_degree(mlp: Any, order: int, max_degree: int, cache: Any, representation: str = "auto",
@@ -225,3 +228,13 @@ def price(mlp: Any, expansion: str, order: int, truncation: int, cache: Any, **o
     if expansion == "resummed":
         return price_resummed(mlp, order, truncation, cache, **options)
     raise ValueError(f"expansion must be 'degree' or 'resummed', got {expansion!r}")
+
+
+def predicted_flops(d: int, m: int, order: int, max_degree: int, cache: Any = None) -> tuple[float, float]:
+    """(contraction + Gram FLOPs, dense-advice FLOPs) of the degree engine at (d, m), exactly as
+    it will charge them (:func:`shinnet.budget_pricing.plan_degree`)."""
+    from shinnet.contract import PathCache
+
+    out = plan_degree(d, m, order, max_degree, PathCache() if cache is None else cache)
+    assert out is not None  # no limit
+    return out[0], out[1]

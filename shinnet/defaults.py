@@ -51,14 +51,23 @@ MEMORY_FRACTION = 0.8
 
 #: thresholds of the reliability check (:mod:`shinnet.reliability`); see there for the reasoning
 RELIABILITY = {
-    # |kappa_n| / s^n raised to 1 / (n - 2): the near-Gaussian parameter eps implied by kappa_n
-    "max_eps": 0.75,
+    # (|kappa_n| / s^n)^(1 / (n - 2)): the near-Gaussian parameter eps implied by kappa_n; above
+    # this (no small parameter) the estimate is flagged when its series terms do not shrink
+    "max_eps": 1.0,
+    # ... and flagged whatever its terms do above this
+    "max_eps_any": 2.0,
+    # ... or above this for the resummed expansion (its truncation signal misses more there)
+    "max_eps_resummed": 0.75,
     # |last series term| / |previous term|: the asymptotic series must still be shrinking
     "max_term_ratio": 0.5,
-    # ... counted only when the last term is above this fraction of max(|value|, |g|, s |g'|)
+    # ... counted only when the last term is above this fraction of max(|value|, |g|, s |g'|);
+    # also the share of that scale below which a cumulant's truncation cannot matter
     "min_significant_term": 0.01,
-    # |kappa_n(K) - kappa_n(K-2)| / (s^n sqrt(n!)): how far the last Hermite degrees (or cosine
-    # order) moved kappa_n, in the units it enters E[psi(f)] with
+    # with propagation weights: a cumulant's two-step truncation move, in the answer's units,
+    # above this multiple of the error budget is not accounted for by it
+    "max_move_share": 1.0,
+    # without weights: |kappa_n(K) - kappa_n(K-2)| / (s^n sqrt(n!)), in the units kappa_n
+    # enters E[psi(f)] with
     "max_truncation_move": 0.05,
     # the summed budget relative to max(|value|, |g|, s |g'|) above which it is not a usable error bar
     "max_relative_budget": 0.5,

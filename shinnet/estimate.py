@@ -7,11 +7,14 @@ Error budget (each part in units of ``E[psi(f)]``, each listed separately):
 
 - ``pruned``: ``sum_n pruned_budget[n] * |g^(n)(mu)| / n!`` -- the diagrams the pruner skipped,
   propagated to first order through the series (``g^(n) = E[psi^(n)(mu + sZ)]``);
-- ``degree_truncation``: ``sum_n |kappa_n(K) - kappa_n(K-1)| * |g^(n)| / n!`` -- how much the last
-  Hermite degree moved each cumulant (the convergence signal of MATH.md section 3; not a bound).
-  With ``expansion="resummed"`` the same key holds ``sum_n |t_n^[E_max]| * |g^(n)| / n!``, the
-  last cosine order's term (section 8): the truncation signal of whichever expansion ran, under
-  one key so that budgets of the two expansions compare;
+- ``degree_truncation``: ``sum_n max(|kappa_n(K) - kappa_n(K-1)|, |kappa_n(K) - kappa_n(K-2)|)
+  * |g^(n)| / n!`` -- how much the last Hermite degrees moved each cumulant (the convergence
+  signal of MATH.md section 3, over one and two steps so that a degree vanishing by parity does
+  not pass for convergence; not a bound; :func:`shinnet.reliability.truncation_signal`).  With
+  ``expansion="resummed"`` the same key holds the same over the last cosine orders,
+  ``max(|t_n^[E_max]|, |t_n^[E_max] + t_n^[E_max - 1]|) * |g^(n)| / n!`` (section 8): the
+  truncation signal of whichever expansion ran, under one key so that budgets of the two
+  expansions compare;
 - ``series_last_term``: the size of the last series term kept (the asymptotic series' signal).
 
 These are signals, not bounds.  When the diagnostics cannot bound the error (f far from Gaussian,
@@ -35,7 +38,7 @@ import numpy as np
 
 from shinnet import activations, defaults
 from shinnet.model import TwoLayerMLP, as_model
-from shinnet.reliability import UnreliableEstimateWarning, assess
+from shinnet.reliability import UnreliableEstimateWarning, assess, truncation_signal
 from shinnet.result import Estimate
 from shinnet.validation import as_int
 
@@ -178,10 +181,8 @@ def estimate(
 
     weights = propagated_weights(mlp.output, kappa, order)
     pruned = sum(float(res.pruned_budget.get(n, 0.0)) * weights[n] for n in range(1, order + 1))
-    moved = 0.0
-    for n, sums in res.partial_sums.items():
-        if len(sums) >= 2 and n <= order:
-            moved += abs(float(sums[-1]) - float(sums[-2])) * weights[n]
+    # the larger of the last one- and two-step moves per cumulant (shinnet.reliability.truncation_signal)
+    moved = truncation_signal(res.partial_sums, weights, [n for n in res.partial_sums if n <= order])
     if q > 0:
         last = float(abs(value.last_term))
     else:  # order 0 keeps no term beyond the Gaussian: its signal is kappa_3's first-order effect
@@ -190,7 +191,7 @@ def estimate(
     used = res.settings.get("expansion", expansion)
     reasons = assess(kappa, list(value.terms), res.partial_sums, value=float(value), budget=sum(budget.values()),
                      used_orders=list(value.cumulants_used), resummed=used == "resummed",
-                     reports=res.convergence, exact=bool(value.exact), scale=_psi_scale(value))
+                     reports=res.convergence, exact=bool(value.exact), scale=_psi_scale(value), weights=weights)
     if reasons:
         warnings.warn(
             f"estimate {float(value):.6g} is not reliable: its error budget {sum(budget.values()):.3g} does not bound "

@@ -150,6 +150,7 @@ class _Counter:
         resummed = importlib.import_module("shinnet.contract.resummed")
         power_shin = importlib.import_module("shinnet.power_shin")
         shin = importlib.import_module("shinnet.shin")
+        conditioning = importlib.import_module("shinnet.conditioning")
 
         self.contractions = self.gram = self.dense = self.vertices = self.lam = 0.0
         self._in_tree = False
@@ -204,6 +205,9 @@ class _Counter:
         monkeypatch.setattr(shin, "shin_tensors", wrap_vertices(shin.shin_tensors))
         monkeypatch.setattr(power_shin, "power_shin_tensors", wrap_vertices(power_shin.power_shin_tensors))
         monkeypatch.setattr(resummed, "lambda_star", wrap_lambda(lambda_star.lambda_star))
+        # the planner's active-direction sweep (shinnet.budget_condition) by its own report: its Gram
+        # sweeps are numpy products, not engine contractions (formula: shinnet.conditioning.directions)
+        monkeypatch.setattr(conditioning, "active_directions", wrap_lambda(conditioning.active_directions))
 
     @property
     def total(self) -> float:
@@ -261,3 +265,81 @@ def test_old_planner_names_still_import():
     est = _quiet(shinnet.estimate, mlp, order=c.order, max_degree=c.max_degree)
     assert c.predicted_flops == pytest.approx(est.flops_with_advice, rel=1e-12)
     assert flops == pytest.approx(est.flops, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------- conditioned candidates
+def _one_direction(d: int, m: int, seed: int, noise: float = 0.05) -> shinnet.TwoLayerMLP:
+    """Rows ``w_j = s_j v + noise g_j``: f is (nearly) a function of ``v . x`` (share of M's energy ~0.999)."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    s = rng.choice([-1.0, 1.0], m) * rng.uniform(0.5, 1.5, m)
+    W = s[:, None] * v[None, :] + noise * rng.standard_normal((m, d))
+    b = rng.uniform(-1.0, 1.0, m)
+    a = (rng.standard_normal(m) + 0.6 * (s > 0)) / np.sqrt(m)
+    return shinnet.TwoLayerMLP(W=W, b=b, a=a, c=-0.2, hidden="relu", output="sigmoid")
+
+
+ONE_DIRECTION = _one_direction(6, 32, 1)
+
+
+def test_conditioned_price_bounds_what_the_capped_run_spends():
+    from shinnet.budget_condition import conditioned_ladder
+
+    ladder = conditioned_ladder(ONE_DIRECTION, 1e9, PathCache())
+    assert ladder is not None and ladder.r == 1 and ladder.directions.energy_share >= 0.8
+    assert ladder.rungs[0] == (1, 64) and ladder.planning_flops > 0
+    for rung in ladder.rungs[:3]:
+        p = ladder.price(rung)
+        est = _quiet(ladder.run, ONE_DIRECTION, rung)
+        info = est.details["condition"]
+        assert info["nodes"] <= max(rung[1], ladder.first_mesh)  # max_nodes caps the refinement
+        assert est.flops_with_advice <= p.total  # the cap's price bounds the spend
+        assert est.flops_with_advice >= 0.1 * p.total * info["nodes"] / p.nodes  # and is not vacuous
+        if not info["converged"]:  # stopped by the cap: says so, with its quadrature error
+            assert not est.reliable and info["quadrature_error"] > 0
+    assert ladder.price((1, 64), limit=0.5 * ladder.price((1, 64)).total) is None
+
+
+def test_budget_picks_conditioning_on_a_one_direction_net_and_beats_the_plain_walk():
+    budget = 1e8
+    ref = shinnet.monte_carlo(ONE_DIRECTION, 2**16, seed=1, method="sobol", control_variates=True, scrambles=16)
+    est = _quiet(shinnet.estimate, ONE_DIRECTION, budget_flops=budget)
+    choice = est.details["budget_choice"]
+    assert est.method == "conditioned" and choice.runs[choice.chosen].price.expansion == "conditioned"
+    assert est.details["condition"]["r"] == 1 and est.flops_with_advice <= budget
+    # the plain estimate the walk would return without the conditioned ladder: its best-scoring other run
+    plain = min((r for r in choice.runs if r.price.expansion != "conditioned"), key=lambda r: r.score)
+    # measured: 6e-7 against 3.7e-4 (reference s.e. ~3e-6): 3 s.e. of slack for the reference's noise
+    assert abs(est.value - ref.value) + 3.0 * ref.stderr < abs(plain.value - ref.value)
+
+
+def test_conditioned_walk_spends_at_most_twice_the_budget_and_plans_no_worse_with_more():
+    cache = PathCache()
+    previous = None
+    for budget in (1e6, 1e7, 3e7):
+        est = _quiet(shinnet.estimate, ONE_DIRECTION, budget_flops=budget, cache=cache)
+        choice = est.details["budget_choice"]
+        assert est.flops_with_advice <= 2.0 * budget
+        assert est.flops_with_advice == pytest.approx(sum(r.spent for r in choice.runs) + choice.planning_flops,
+                                                      rel=1e-12)
+        for run in choice.runs:
+            assert run.spent <= run.price.total * (1 + 1e-12)
+        if previous is not None:
+            assert choice.planned_error <= previous.planned_error
+        previous = choice
+    assert any(r.price.expansion == "conditioned" for r in previous.runs)
+
+
+def test_random_net_has_no_conditioned_candidate():
+    from shinnet.budget_condition import conditioned_ladder
+
+    mlp = zoo.random_mlp(6, 32, hidden="relu", output="sigmoid", seed=5, bias_scale=0.5)
+    ladder = conditioned_ladder(mlp, 1e9, PathCache())
+    assert ladder is not None and ladder.r == 0 and ladder.rungs == [] and ladder.planning_flops > 0
+    est = _quiet(shinnet.estimate, mlp, budget_flops=1e8)
+    choice = est.details["budget_choice"]
+    assert est.method != "conditioned" and "conditioned" not in choice.closed
+    assert all(r.price.expansion != "conditioned" for r in choice.runs)
+    # the directions were computed (and charged to planning) only because the budget allowed them
+    assert conditioned_ladder(mlp, 1e3, PathCache()) is None

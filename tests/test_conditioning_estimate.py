@@ -176,8 +176,10 @@ def test_trained_one_direction_net_against_monte_carlo_and_rqmc(output):
         warnings.simplefilter("ignore")
         mc = shinnet.monte_carlo(mlp, 2**18, seed=1, progress=False)
         rq = shinnet.monte_carlo(mlp, 2**17, seed=2, method="sobol", control_variates=True, progress=False)
-        est = shinnet.estimate(mlp, condition=1, order=4, max_degree=4)
-    assert est.details["condition"]["r"] == 1
+        # the Gaussian inner (N = 2): at N = 4 the series of f_y does not shrink at the central nodes
+        # for psi = relu (error 6e-4 against 6e-6 at N = 2) and the estimate is flagged unreliable
+        est = shinnet.estimate(mlp, condition=1, order=2, max_degree=4)
+    assert est.details["condition"]["r"] == 1 and est.reliable
     assert abs(est.value - mc.value) <= 3.0 * mc.stderr
     assert abs(est.value - rq.value) <= est.error + 3.0 * rq.stderr
     assert est.error < 2.0 * mc.stderr  # the budget is informative: comparable to 2^18 Monte Carlo samples

@@ -40,13 +40,25 @@ rtol=1e-11, max_nodes=None, node_batch=512, **estimate_kwargs) -> Estimate``
 
 ``choose_rank(directions, max_rank=3, min_share=0.8, gap=0.1) -> int``
     The rule ``condition="auto"`` uses (from the spectrum of M and the energy shares).
+
+``assess_conditioned(...) -> list[str]`` and ``NodeFlags`` (``trust.py``)
+    Why a conditioned budget is not an error bar: outer rule not converged, inner estimates
+    unreliable at many (density-weighted) nodes, a concentrated left-out direction, a large
+    budget, a Gaussian inner with structure left out.  ``estimate_conditioned`` sets
+    ``reliable=False`` / ``details["unreliable_reasons"]`` and warns from these.
+
+``preflight_conditioned(mlp, r, order, max_degree, max_nodes, ...) -> float`` and ``default_max_nodes(r)``
+    The price checked before any work (``max_nodes`` x per-node inner cost + directions + node
+    weights); :class:`shinnet.preflight.RequestTooLarge` with the cost above ``max_flops``.
 """
 
-from shinnet.conditioning.conditioned import AUTO_MAX_RANK, deterministic_kinks, estimate_conditioned
+from shinnet.conditioning.conditioned import (AUTO_MAX_RANK, default_max_nodes, deterministic_kinks,
+                                              estimate_conditioned, preflight_conditioned)
 from shinnet.conditioning.directions import ActiveDirections, active_directions, choose_rank
 from shinnet.conditioning.inner import InnerEstimator
 from shinnet.conditioning.quadrature import QuadratureResult, integrate_gaussian
 from shinnet.conditioning.split import ConditionalSplit, conditional_mlp, conditional_split, conditional_weights
+from shinnet.conditioning.trust import CONDITIONING_RELIABILITY, NodeFlags, assess_conditioned
 
 __all__ = [
     "ActiveDirections",
@@ -62,4 +74,9 @@ __all__ = [
     "estimate_conditioned",
     "deterministic_kinks",
     "AUTO_MAX_RANK",
+    "default_max_nodes",
+    "preflight_conditioned",
+    "assess_conditioned",
+    "NodeFlags",
+    "CONDITIONING_RELIABILITY",
 ]

@@ -18,7 +18,9 @@ against phi_r with the quadrature weights).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,10 +30,13 @@ from shinnet.conditioning.directions import ActiveDirections, active_directions,
 from shinnet.conditioning.inner import InnerEstimator
 from shinnet.conditioning.quadrature import integrate_gaussian
 from shinnet.conditioning.split import ConditionalSplit, conditional_split
+from shinnet.conditioning.trust import assess_conditioned
 from shinnet.model import TwoLayerMLP
+from shinnet.preflight import RequestTooLarge, check_request, price_request
+from shinnet.reliability import UnreliableEstimateWarning
 from shinnet.result import Estimate
 
-__all__ = ["estimate_conditioned", "deterministic_kinks"]
+__all__ = ["estimate_conditioned", "deterministic_kinks", "default_max_nodes", "preflight_conditioned"]
 
 #: hidden activations with no kink (no breakpoints needed for the outer rule)
 _SMOOTH = frozenset({"erf", "gelu", "identity", "linear", "logistic", "quadratic", "sigmoid", "silu", "softplus",
@@ -107,6 +112,43 @@ def _union(*finders: Any) -> Any:
     return lambda prefix: [np.concatenate(parts) for parts in zip(*(f(prefix) for f in live))]
 
 
+def default_max_nodes(r: int, exact: bool = False) -> int:
+    """Most outer nodes when ``max_nodes`` is not given: 10^6 in the exact case (no inner
+    expansion), ``2 * 10^4 * r`` otherwise."""
+    return int(1e6) if exact else 20_000 * int(r)
+
+
+def preflight_conditioned(mlp: TwoLayerMLP, r: int, order: int, max_degree: int, max_nodes: int, *,
+                          representation: str = "auto", max_diagrams: float | None = None,
+                          max_flops: float | None = None) -> float:
+    """Price a conditioned request before any work; raise :class:`shinnet.preflight.RequestTooLarge`.
+
+    Predicted cost = the active directions (``4 m^2 (d + K) + 2 m d^2``) + ``max_nodes`` x (the
+    per-node inner contractions priced by :func:`shinnet.preflight.price_request` with the nodes
+    as its batch + the vertex weights ``(K + 1) m`` activation calls).  A lower estimate, like the
+    plain pre-flight: the refinement may stop well before ``max_nodes``.  Returns the predicted
+    FLOPs.  Cost: well under a second for any input.
+    """
+    m, d = mlp.m, mlp.d
+    dirs = 4.0 * m * m * (d + max_degree) + 2.0 * m * d * d
+    weights = float(max_nodes) * (max_degree + 1) * m * max(1.0, float(mlp.hidden.flops))
+    limit = defaults.DEFAULT_MAX_FLOPS if max_flops is None else float(max_flops)
+    what = f"conditioning on r = {r} directions with up to max_nodes = {max_nodes} nodes"
+    inner = price_request(order, max_degree, d=d, m=m, representation=representation, batch=max(1, int(max_nodes)))
+    total = dirs + weights + float(inner.flops)
+    if total > limit:
+        raise RequestTooLarge(f"{what} would cost >= {total:.3g} FLOPs (directions {dirs:.3g}, node weights "
+                              f"{weights:.3g}, inner contractions {inner.flops:.3g} = {inner.total_diagrams:.3g} "
+                              f"diagrams x {max_nodes} nodes) > the limit max_flops={limit:.3g}. Lower max_nodes, "
+                              "condition or the inner order/max_degree (or raise max_flops).")
+    try:  # the diagrams and their memory: the plain pre-flight (FLOPs already checked above)
+        check_request(order, max_degree, d=d, m=m, representation=representation, batch=max(1, int(max_nodes)),
+                      max_diagrams=max_diagrams, max_flops=math.inf, what=what)
+    except RequestTooLarge as exc:
+        raise type(exc)(f"{exc} With conditioning: lower max_nodes, condition or the inner order/max_degree.") from None
+    return total
+
+
 def _check_condition(condition: Any, d: int) -> int | str:
     if isinstance(condition, str):
         if condition != "auto":
@@ -158,8 +200,9 @@ def estimate_conditioned(
     **estimate_kwargs
         Options of :func:`shinnet.estimate` for the inner estimate: ``order``, ``max_degree``
         (defaults of :mod:`shinnet.defaults`), ``series_order``, ``tol``, ``backend``,
-        ``representation``, engine options.  ``max_diagrams``/``max_flops``/``progress`` are
-        accepted and unused (no pre-flight check of the node count yet).
+        ``representation``, engine options.  ``max_diagrams`` / ``max_flops`` bound the
+        pre-flight price (:func:`preflight_conditioned`: ``max_nodes`` times the per-node inner
+        cost, checked before any work); ``progress`` is accepted and unused.
 
     Returns
     -------
@@ -167,8 +210,13 @@ def estimate_conditioned(
         ``method="conditioned"``; ``error_budget = {"quadrature": ..., "inner": ...}``;
         ``details["condition"]``: ``r``, ``V``, ``energy_share``, ``energy_share_by_degree``,
         ``eigenvalues``, ``nodes``, ``rounds``, ``quadrature_error``, ``inner_budget``, ``exact``,
-        ``converged``, ``inside_units``; ``flops`` = contractions, ``flops_with_advice`` adds the
-        active directions, the per-node vertex weights and dense builds.
+        ``converged``, ``inside_units``, ``node_flags`` (per-node reliability aggregated,
+        :class:`shinnet.conditioning.trust.NodeFlags`), ``predicted_flops``; ``flops`` =
+        contractions, ``flops_with_advice`` adds the active directions, the per-node vertex
+        weights and dense builds.  ``reliable=False`` (with ``details["unreliable_reasons"]`` and an
+        :class:`~shinnet.reliability.UnreliableEstimateWarning`) when the outer rule did not
+        converge, the inner estimate is unreliable at many nodes, or a concentrated left-out
+        direction keeps f_y far from Gaussian (:func:`shinnet.conditioning.trust.assess_conditioned`).
     """
     from shinnet.estimate import estimate
 
@@ -199,8 +247,15 @@ def estimate_conditioned(
     tol = float(estimate_kwargs.pop("tol", 0.0))
     backend = estimate_kwargs.pop("backend", "numpy")
     representation = estimate_kwargs.pop("representation", "auto")
-    for unused in ("progress", "max_diagrams", "max_flops"):  # plain-estimate options with no role here
-        estimate_kwargs.pop(unused, None)
+    estimate_kwargs.pop("progress", None)  # no progress bar here
+    max_diagrams = estimate_kwargs.pop("max_diagrams", None)
+    max_flops = estimate_kwargs.pop("max_flops", None)
+    if max_nodes is not None and (isinstance(max_nodes, bool) or int(max_nodes) < 1):
+        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    pre_rank = AUTO_MAX_RANK if cond == "auto" else int(cond)
+    predicted = preflight_conditioned(mlp, pre_rank, order, K,
+                                      default_max_nodes(pre_rank) if max_nodes is None else int(max_nodes),
+                                      representation=representation, max_diagrams=max_diagrams, max_flops=max_flops)
 
     if directions is None:
         rank = min(mlp.d, 3) if cond == "auto" else int(cond)
@@ -236,7 +291,7 @@ def estimate_conditioned(
         def evaluate(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return np.asarray(psi.value(split.constant(points)), dtype=np.float64), np.zeros(points.shape[0])
 
-        limit = int(1e6) if max_nodes is None else int(max_nodes)
+        limit = default_max_nodes(r, exact=True) if max_nodes is None else int(max_nodes)
         res = integrate_gaussian(evaluate, r, kinks=kinks, atol=atol, rtol=rtol, max_nodes=limit)
         flops = float(res.nodes) * (2.0 * mlp.m * (r + 1) + mlp.m * float(mlp.hidden.flops) + float(mlp.output.flops))
         advice = 0.0
@@ -248,7 +303,7 @@ def estimate_conditioned(
             representation = "gram"
         inner = InnerEstimator(split, order, K, q, tol=tol, backend=backend, representation=representation,
                                node_batch=int(node_batch), variance=variance, options=dict(estimate_kwargs))
-        limit = 20_000 * r if max_nodes is None else int(max_nodes)
+        limit = default_max_nodes(r) if max_nodes is None else int(max_nodes)
         res = integrate_gaussian(inner, r, kinks=kinks, atol=atol, rtol=rtol, max_nodes=limit)
         flops, advice = inner.flops, inner.advice_flops
     dir_flops = float(ad.flops) if ad is not None else 0.0
@@ -267,10 +322,24 @@ def estimate_conditioned(
         "inside_units": int(split.inside.sum()),
         "auto": cond == "auto",
         "directions_flops": dir_flops,
+        "node_flags": None if inner is None else inner.flags.summary(),
+        "predicted_flops": predicted,
     }
+    reasons = assess_conditioned(r=r, converged=res.converged, quadrature_error=res.error, nodes=res.nodes,
+                                 node_flags=None if inner is None else inner.flags, directions=ad,
+                                 value=res.value, budget=res.error + res.inner_budget, order=order)
+    if inner is not None and order == 2 and K <= 2 and inner.flags.exact < inner.flags.nodes:
+        # Gaussian inner with kappa_2 exact (resummed variance) and nothing to truncate: every node's
+        # budget is 0, while f_y's kappa_3 and beyond are not in it (measured: error 4.7e-5, budget 4e-13)
+        reasons.append("the Gaussian inner at max_degree <= 2 has an empty budget: f_y's non-Gaussianity (kappa_3 "
+                       "and beyond) is not in it; use max_degree >= 4 or order >= 3 for an error signal")
+    if reasons:
+        warnings.warn(f"conditioned estimate {res.value:.6g} is not reliable: its error budget "
+                      f"{res.error + res.inner_budget:.3g} does not bound the error ({'; '.join(reasons)}).",
+                      UnreliableEstimateWarning, stacklevel=2)
     details = {"order": order, "max_degree": K, "series_order": q, "tol": tol, "expansion": "degree",
                "representation": representation,
-               "variance": variance, "condition": info}
+               "variance": variance, "condition": info, "unreliable_reasons": reasons}
     return Estimate(
         value=res.value,
         method="conditioned",
@@ -281,4 +350,5 @@ def estimate_conditioned(
         wall_time=time.perf_counter() - start,
         kappa={},
         details=details,
+        reliable=not reasons,
     )

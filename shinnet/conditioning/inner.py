@@ -28,7 +28,9 @@ from shinnet.activations.power_hermite import power_hermite_coefficients
 from shinnet.conditioning.split import ConditionalSplit, conditional_weights
 from shinnet.contract.pathcache import PathCache
 from shinnet.contract.weight_batch import WeightBatch, cumulants_weight_batch
+from shinnet.conditioning.trust import NodeFlags
 from shinnet.estimate import propagated_weights
+from shinnet.reliability import assess, truncation_signal
 
 __all__ = ["InnerEstimator", "node_value"]
 
@@ -37,12 +39,16 @@ _DEGENERATE_VARIANCE = 1e-24
 
 
 def node_value(psi: Any, kappa: dict[int, float], q: int, pruned: dict[int, float],
-               partial: dict[int, list[float]]) -> tuple[float, float]:
+               partial: dict[int, list[float]], reasons: list[str] | None = None,
+               exact_variance: bool = False) -> tuple[float, float]:
     """``E[psi(f_y)]`` from one node's cumulants and its summed error budget (as :func:`shinnet.estimate`).
 
     A node whose ``kappa_2`` is zero to rounding (every unit off span V switched off there) has
     ``f_y = kappa_1``: the value is ``psi(kappa_1)`` and the budget ``sqrt(|kappa_2|)`` times the
-    slope of psi there (first order).
+    slope of psi there (first order).  When ``reasons`` is a list, the node's
+    :func:`shinnet.reliability.assess` reasons are appended to it (none for a degenerate node);
+    ``exact_variance``: ``kappa_2`` carries the exact same-unit Hermite tail, so the move of its
+    degree-K partial sums is not a truncation signal and is not assessed.
     """
     from shinnet import activations
 
@@ -57,13 +63,19 @@ def node_value(psi: Any, kappa: dict[int, float], q: int, pruned: dict[int, floa
     order = max(kappa)
     w = propagated_weights(act, kappa, order)
     budget = sum(abs(pruned.get(n, 0.0)) * w[n] for n in range(1, order + 1))
-    for n, sums in partial.items():
-        if len(sums) >= 2 and n <= order:
-            budget += abs(sums[-1] - sums[-2]) * w[n]
+    # as shinnet.estimate: the larger of the last one- and two-step moves per cumulant
+    budget += truncation_signal(partial, w, [n for n in partial if n <= order])
     if q > 0:
         budget += float(abs(value.last_term))
     elif 3 in kappa:
         budget += abs(kappa[3]) * w[3]
+    if reasons is not None:
+        d = np.asarray(value.derivatives, dtype=np.float64)
+        scale = max(abs(float(d[0])), float(value.sigma) * abs(float(d[1])) if d.size > 1 else 0.0)
+        checked = {n: v for n, v in partial.items() if not (exact_variance and n == 2)}
+        reasons.extend(assess(kappa, list(value.terms), checked, value=float(value), budget=float(budget),
+                              used_orders=list(value.cumulants_used), exact=bool(value.exact), scale=scale,
+                              weights=w))
     return float(value), float(budget)
 
 
@@ -81,7 +93,9 @@ class InnerEstimator:
         Further options of the engine (``memory_limit``, ``gram_max_m``, ...).
 
     Accounting (read after the integration): ``flops`` (contractions), ``advice_flops`` (vertex
-    weights and dense builds), ``nodes``, ``batches``.
+    weights and dense builds), ``nodes``, ``batches``; ``flags``: every node's reliability reasons
+    and conditional variance, aggregated with weights ``phi_r(y)``
+    (:class:`shinnet.conditioning.trust.NodeFlags`).
     """
 
     split: ConditionalSplit
@@ -99,6 +113,7 @@ class InnerEstimator:
     nodes: int = 0
     batches: int = 0
     cache: PathCache = field(default_factory=PathCache)
+    flags: NodeFlags = field(default_factory=NodeFlags)
 
     def __post_init__(self) -> None:
         # per-batch contraction limit: B d^k dense stacks must fit next to the other helpers' work
@@ -139,13 +154,22 @@ class InnerEstimator:
         pruned = {n: np.asarray(v, dtype=np.float64).reshape(B) for n, v in res.pruned_budget.items()}
         partial = {n: [np.asarray(s, dtype=np.float64).reshape(B) for s in ss] for n, ss in res.partial_sums.items()}
         psi = self.split.mlp.output
+        reasons: list[list[str]] = [[] for _ in range(B)]
         for b in range(B):
             vals[b], buds[b] = node_value(
                 psi, {n: float(v[b]) for n, v in kap.items()}, self.series_order,
                 {n: float(v[b]) for n, v in pruned.items()},
-                {n: [float(s[b]) for s in ss] for n, ss in partial.items()},
+                {n: [float(s[b]) for s in ss] for n, ss in partial.items()}, reasons=reasons[b],
+                exact_variance=self.variance == "resummed",
             )
+        self.flags.add(points, reasons, kap[2], exact=self._exact_nodes(kap))
         return vals, buds
+
+    def _exact_nodes(self, kap: dict[int, np.ndarray]) -> int:
+        """Nodes whose series is exact: identity psi, or polynomial psi with all needed cumulants."""
+        deg = self.split.mlp.output.polynomial_degree
+        exact = deg is not None and deg <= max(kap)
+        return int(next(iter(kap.values())).shape[0]) if exact else 0
 
     def _diagonal_tail(self, points: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """``sum_j a_j^2 [Var sigma(r'_j Z + b'_j) - sum_{k=1..K} gamma_jk^2 / k!]`` per node (B,)."""

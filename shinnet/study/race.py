@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from shinnet.model import TwoLayerMLP
+from shinnet.reliability import truncation_signal
 from shinnet.study.groundtruth import ground_truths
 from shinnet.study.groundtruth_rqmc import rqmc_ground_truths
 from shinnet.study.peers import fit_power_law, flops_to_reach, peer_runs
@@ -89,10 +90,10 @@ def flops_at_mse(flops: Sequence[float], mse: Sequence[float], target: float) ->
 
 
 def _truncation_signal(partial: Mapping[int, Sequence[float]], N: int, weights: Mapping[int, float]) -> float:
-    """``sum_n |S_n(T) - S_n(T-1)| |g^(n)|/n!`` over the last two partial sums (in K or in E):
-    estimate.py's ``degree_truncation`` part (0 with a single partial sum)."""
-    return float(sum(abs(partial[n][-1] - partial[n][-2]) * weights[n]
-                     for n in range(2, N + 1) if len(partial.get(n, ())) >= 2))
+    """``sum_n max(|S_n(T) - S_n(T-1)|, |S_n(T) - S_n(T-2)|) |g^(n)|/n!`` over the last partial sums
+    (in K or in E): estimate.py's ``degree_truncation`` part, :func:`shinnet.reliability.truncation_signal`
+    (0 with a single partial sum)."""
+    return float(truncation_signal(partial, weights, range(2, N + 1)))
 
 
 def normalise_rung(rung: Sequence[Any]) -> tuple[str, int, int, int]:
