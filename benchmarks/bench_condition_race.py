@@ -70,7 +70,8 @@ def race(target: str, d: int, m: int, psis: list[str], reference_points: int, rq
                 f"({reference_points} RQMC+CV points, {time.time() - t0:.0f} s); M eigenvalues "
                 f"{np.array2string(ad.eigenvalues[:4], precision=3)}; energy share by rank "
                 f"{tuple(round(float(x), 3) for x in ad.energy_share_by_rank)}; Var psi(f) {var:.3g}; "
-                f"RQMC+CV s.e. {', '.join(f'{n}: {s:.2e} ({f:.2g} FLOPs)' for n, s, f in zip(rqmc_points, rq_se, rq_f))}")
+                "RQMC+CV s.e. "
+                + ", ".join(f"{n}: {s:.2e} ({f:.2g} FLOPs)" for n, s, f in zip(rqmc_points, rq_se, rq_f)))
         print(head, flush=True)
         runs = [("plain", None, N, K) for N, K in PLAIN] + [("cond", r, N, K) for r, N, K in COND]
         for kind, r, N, K in runs:
@@ -104,7 +105,8 @@ def race(target: str, d: int, m: int, psis: list[str], reference_points: int, rq
                   f"{resolved}{err:+.2e} | {e.budget_total:.1e} | {'yes' if e.reliable else 'NO'} | "
                   f"{e.flops:.2g} / {e.flops_with_advice:.2g} | {row['nodes']} | {row['quad']:.1e} | {share} | "
                   f"{row['mc_adv']:.1e} | {row['rq_adv']:.1e}{'*' if row['rq_extrap_adv'] else ''} | "
-                  f"{abs(err) / row['rq_adv']:.2g} / {abs(err) / row['rq_noadv']:.2g} | {row['wall']:.1f} |", flush=True)
+                  f"{abs(err) / row['rq_adv']:.2g} / {abs(err) / row['rq_noadv']:.2g} | {row['wall']:.1f} |",
+                  flush=True)
     return rows
 
 

@@ -192,6 +192,11 @@ def estimate(
     reasons = assess(kappa, list(value.terms), res.partial_sums, value=float(value), budget=sum(budget.values()),
                      used_orders=list(value.cumulants_used), resummed=used == "resummed",
                      reports=res.convergence, exact=bool(value.exact), scale=_psi_scale(value), weights=weights)
+    if 3 not in kappa and not value.exact:
+        # order 2: only the Gaussian approximation g(mu); no cumulant beyond kappa_2 was computed, so
+        # nothing measures the non-Gaussian error and the budget above is not an error bar
+        reasons = [*reasons, "order 2 keeps only the Gaussian approximation: no cumulant beyond kappa_2 was "
+                             "computed, so nothing bounds the non-Gaussian error (use order >= 3)"]
     if reasons:
         warnings.warn(
             f"estimate {float(value):.6g} is not reliable: its error budget {sum(budget.values()):.3g} does not bound "

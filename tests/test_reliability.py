@@ -222,3 +222,25 @@ def test_dense_request_is_refused_up_front_under_lowered_rlimit_as():
     kappa2 = float(proc.stdout.split("AUTO")[1])
     mlp = zoo.random_mlp(d=48, m=4, hidden="tanh", seed=0)
     assert kappa2 == pytest.approx(shinnet.cumulants(mlp, 2, 5).kappa[2], rel=1e-12)
+
+
+def test_order_two_gaussian_estimate_is_flagged_since_nothing_bounds_its_non_gaussian_error():
+    """Order 2 computes no cumulant beyond kappa_2, so its budget (pruning + truncation of kappa_2)
+    says nothing about f's non-Gaussianity: on a skewed f the error is many times the budget
+    (measured against Monte Carlo with its standard error), and the estimate must say so.
+    Identity psi stays exact (kappa_1) and unflagged."""
+    import warnings
+
+    import shinnet
+    from shinnet import activations, zoo
+
+    mlp = zoo.random_mlp(d=4, m=2, hidden="relu", output="relu", seed=1, weight_scale=1.0, bias_scale=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = shinnet.estimate(mlp, order=2, max_degree=4)
+    mc = shinnet.monte_carlo(mlp, 2**20, seed=0)
+    assert abs(est.value - mc.value) > 5 * mc.stderr + 3 * est.budget_total  # the budget is no error bar here
+    assert not est.reliable
+    assert any("order 2" in r for r in est.details["unreliable_reasons"])
+    ident = shinnet.estimate(mlp.replace(output=activations.get("identity")), order=2, max_degree=4)
+    assert ident.reliable and ident.value == pytest.approx(shinnet.sampling.exact_mean_f(mlp), rel=1e-12)

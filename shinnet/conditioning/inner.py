@@ -116,7 +116,7 @@ class InnerEstimator:
     flags: NodeFlags = field(default_factory=NodeFlags)
 
     def __post_init__(self) -> None:
-        # per-batch contraction limit: B d^k dense stacks must fit next to the other helpers' work
+        # per-batch contraction limit: B d^k dense stacks must fit in memory next to the rest of the run
         self.options.setdefault("memory_limit", float(2**29))
 
     def __call__(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

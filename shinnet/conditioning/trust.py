@@ -135,7 +135,8 @@ class NodeFlags:
         w = self.weight if self.weight > 0 else 1.0
         return {"nodes": self.nodes, "exact": self.exact, "flagged": self.flagged, "weighted_share": self.share,
                 "kinds": dict(self.kinds.most_common()),
-                "kind_weighted_share": {k: v / w for k, v in self.kind_weight.items()}, "mean_conditional_variance": self.mean_variance}
+                "kind_weighted_share": {k: v / w for k, v in self.kind_weight.items()},
+                "mean_conditional_variance": self.mean_variance}
 
 
 def assess_conditioned(
@@ -189,8 +190,10 @@ def assess_conditioned(
         var = node_flags.mean_variance
         if (share < th["min_energy_share"] and trace > 0 and excluded >= th["min_excluded_concentration"] * trace
                 and var > 0 and left > th["min_leftover_variance"] * var):
-            reasons.append(f"span V (r = {r}) holds only {share:.1%} of the degree >= 2 energy and a left-out direction "
-                           f"is concentrated (eigenvalue {excluded:.3g} = {excluded / trace:.0%} of trace M): f_y keeps "
+            reasons.append(f"span V (r = {r}) holds only {share:.1%} of the degree >= 2 energy and a left-out "
+                           f"direction is concentrated (eigenvalue {excluded:.3g} = {excluded / trace:.0%} of "
+                           f"trace M): "
+                           f"f_y keeps "
                            f"non-Gaussian energy {left:.3g} ({left / var:.2g} x its mean variance) that the inner "
                            f"budget does not see; condition on more directions (condition='auto')")
     size = max(abs(value) if np.isfinite(value) else 0.0,
