@@ -131,19 +131,19 @@ def reference_means(names, r, b, ks):
 
 
 def _check_against_reference(name, r, b, ks=KS):
-    """``|err_k| <= 1e-12 (|M_k| + |b| |M_{k+1}| + r^2 |M_{k+2}|)``: 1e-12 relative, except
+    """``|err_k| <= 1e-12 (|M_k| + (|b| + 1e-4) |M_{k+1}| + r^2 |M_{k+2}|)``: 1e-12 relative, except
     near a zero of (r, b) -> M_k, where it is the change caused by 1e-12 relative changes of
     b and r (dM_k/db = M_{k+1}, dM_k/dr = r M_{k+2} by Stein)."""
     full = tuple(sorted(set(ks) | {k + 1 for k in ks} | {k + 2 for k in ks}))
     ref = dict(zip(full, reference_means((name,), float(r), float(b), full)[name]))
     got = activations.get(name).gaussian_derivative_means(max(ks), r, b)[0]
     for k in ks:
-        scale = abs(ref[k]) + abs(b) * abs(ref[k + 1]) + r * r * abs(ref[k + 2])
-        # + floor: the reference's own rounding at MP_DPS digits relative to the largest mean it sums
-        # (means that vanish by symmetry, e.g. the even derivatives of sigmoid at b = 0, come out of
-        # the mpmath sum as ~1e-55 of the largest, not 0)
-        floor = 1e-40 * max(abs(v) for v in ref.values())
-        assert abs(got[k] - ref[k]) <= TOL * scale + floor, (name, r, b, k, got[k], ref[k])
+        # |b| + 1e-4: at b = 0 a relative change of b is no change, so a mean that vanishes there by
+        # symmetry (the even derivatives of sigmoid, tanh, erf at b = 0) would get zero tolerance;
+        # there the scale is the change caused by an absolute 1e-16 change of b (one double ulp of 1)
+        scale = abs(ref[k]) + (abs(b) + 1e-4) * abs(ref[k + 1]) + r * r * abs(ref[k + 2])
+        # + 1e-14: the contract's absolute allowance (docs/design.md: 1e-12 relative or 1e-14 absolute)
+        assert abs(got[k] - ref[k]) <= TOL * scale + 1e-14, (name, r, b, k, got[k], ref[k])
 
 
 # ----------------------------------------------------------------------------------------
