@@ -20,7 +20,7 @@ from shinnet import defaults
 from shinnet.model import TwoLayerMLP
 from shinnet.preflight import RequestCost, check_request
 from shinnet.result import Estimate
-from shinnet.validation import as_int
+from shinnet.validation import as_int, check_truncations
 
 __all__ = ["Request", "check_device", "validate_request", "preflight", "check_scale", "constant_estimate", "EXPANSIONS"]
 
@@ -68,17 +68,8 @@ def validate_request(order: Any, max_degree: Any, max_edges: Any, expansion: Any
     """
     if expansion not in EXPANSIONS:
         raise ValueError(f"expansion must be one of {EXPANSIONS}, got {expansion!r}")
-    order = as_int("order", order, minimum=2)
-    if max_degree is not None:
-        max_degree = as_int("max_degree", max_degree, minimum=1)
-    if max_edges is not None:
-        max_edges = as_int("max_edges", max_edges, minimum=0)
-        if expansion == "degree":
-            raise ValueError(
-                "max_edges is the truncation of the resummed expansion; with expansion='degree' it would be "
-                "ignored. Pass expansion='resummed' (or 'auto') to use it, or drop max_edges"
-            )
-    elif expansion != "degree":
+    order, max_degree, max_edges = check_truncations(order, max_degree, max_edges, expansion, min_order=2)
+    if max_edges is None and expansion != "degree":
         max_edges = defaults.DEFAULT_MAX_EDGES
     if expansion != "resummed" and max_degree is None:
         raise ValueError(f"expansion={expansion!r} needs max_degree (the Hermite degree truncation K)")

@@ -101,3 +101,19 @@ def real_scalar(name: str, value: Any) -> float:
     if not np.isfinite(out):
         raise ValueError(f"{name} must be finite, got {out}")
     return out
+
+
+def check_truncations(order: Any, max_degree: Any, max_edges: Any, expansion: str, *,
+                      min_order: int) -> tuple[int, int | None, int | None]:
+    """``(order, max_degree, max_edges)`` as ints (``None`` kept), each checked and named in the
+    error; ``max_edges`` with ``expansion="degree"`` is refused (it would be silently ignored).
+    Shared by :func:`shinnet.estimate` and :func:`shinnet.cumulants`.  Cost O(1)."""
+    order = as_int("order", order, minimum=min_order)
+    if max_degree is not None:
+        max_degree = as_int("max_degree", max_degree, minimum=1)
+    if max_edges is not None:
+        max_edges = as_int("max_edges", max_edges, minimum=0)
+        if expansion == "degree":
+            raise ValueError("max_edges is the truncation of the resummed expansion; with expansion='degree' it "
+                             "would be ignored. Pass expansion='resummed' (or 'auto'), or drop max_edges")
+    return order, max_degree, max_edges

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shinnet.request_checks import check_device
-from shinnet.validation import as_int
+from shinnet.validation import check_truncations
 
 __all__ = ["check_cumulant_request", "check_device"]
 
@@ -49,14 +49,7 @@ def check_cumulant_request(model_or_shin: Any, order: Any, max_degree: Any, max_
     torch = sys.modules.get("torch")  # only a torch object can be an nn.Module: no import needed
     if torch is not None and isinstance(model_or_shin, torch.nn.Module):
         model_or_shin = as_model(model_or_shin, "cumulants")
-    order = as_int("order", order, minimum=1)
-    if max_degree is not None:
-        max_degree = as_int("max_degree", max_degree, minimum=1)
-    if max_edges is not None:
-        max_edges = as_int("max_edges", max_edges, minimum=0)
-        if expansion == "degree":
-            raise ValueError("max_edges is the truncation of the resummed expansion; with expansion='degree' it "
-                             "would be ignored. Pass expansion='resummed' (or 'auto'), or drop max_edges")
+    order, max_degree, max_edges = check_truncations(order, max_degree, max_edges, expansion, min_order=1)
     check_device(backend, device)
     sizes = _sizes(model_or_shin)
     if sizes is not None and diagrams is None:
