@@ -20,7 +20,7 @@ from shinnet import defaults
 from shinnet.model import TwoLayerMLP
 from shinnet.preflight import RequestCost, check_request
 from shinnet.result import Estimate
-from shinnet.validation import as_int, check_truncations
+from shinnet.validation import as_int, check_device, check_truncations
 
 __all__ = ["Request", "check_device", "validate_request", "preflight", "check_scale", "constant_estimate", "EXPANSIONS"]
 
@@ -39,23 +39,6 @@ class Request:
     series_order: int
     expansion: str
     tol: float
-
-
-def check_device(backend: str, device: Any) -> None:
-    """Refuse a device the backend cannot use: the numpy backend is CPU only; a torch CUDA/MPS
-    device must exist (:func:`shinnet.torch_modules.resolve_device`; torch is imported lazily,
-    only for ``backend="torch"`` with a device given)."""
-    if device is None:
-        return
-    if backend == "numpy":
-        if str(device) != "cpu":
-            raise ValueError(f"the numpy backend runs on the CPU only, got device={device!r}; "
-                             f"use backend='torch' for {device!r}")
-        return
-    if backend == "torch":
-        from shinnet.torch_modules import resolve_device
-
-        resolve_device(device)
 
 
 def validate_request(order: Any, max_degree: Any, max_edges: Any, expansion: Any, series_order: Any,

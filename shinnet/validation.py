@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["readonly_float_array", "as_int", "real_scalar", "check_range", "MAX_ABS_ENTRY"]
+__all__ = ["readonly_float_array", "as_int", "real_scalar", "check_range", "MAX_ABS_ENTRY", "check_truncations",
+           "check_device"]
 
 #: largest |entry| of a model array: squares and Gram products of such entries stay finite in
 #: float64 (1e150^2 = 1e300 < 1.8e308)
@@ -117,3 +118,20 @@ def check_truncations(order: Any, max_degree: Any, max_edges: Any, expansion: st
             raise ValueError("max_edges is the truncation of the resummed expansion; with expansion='degree' it "
                              "would be ignored. Pass expansion='resummed' (or 'auto'), or drop max_edges")
     return order, max_degree, max_edges
+
+
+def check_device(backend: str, device: Any) -> None:
+    """Refuse a device the backend cannot use: the numpy backend is CPU only; a torch CUDA/MPS
+    device must exist (:func:`shinnet.torch_modules.resolve_device`; torch is imported lazily,
+    only for ``backend="torch"`` with a device given)."""
+    if device is None:
+        return
+    if backend == "numpy":
+        if str(device) != "cpu":
+            raise ValueError(f"the numpy backend runs on the CPU only, got device={device!r}; "
+                             f"use backend='torch' for {device!r}")
+        return
+    if backend == "torch":
+        from shinnet.torch_modules import resolve_device
+
+        resolve_device(device)

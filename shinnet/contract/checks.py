@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from shinnet.request_checks import check_device
-from shinnet.validation import check_truncations
+from shinnet.validation import check_device, check_truncations
 
 __all__ = ["check_cumulant_request", "check_device"]
 
