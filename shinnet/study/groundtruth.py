@@ -275,6 +275,25 @@ def _samples_needed(mlp, outs, target_stderr, seed, batch_size, max_samples) -> 
     return int(min(max(n, PILOT_SAMPLES), max_samples))
 
 
+def cached_truths(root: Path | None, names: list[str], prints: list[str], seed: int, n_samples: int | None,
+                  target_stderr: float | None, max_samples: int) -> dict[str, GroundTruth]:
+    """The cached references (name -> GroundTruth) good enough for the request: at least
+    ``n_samples`` points, or a standard error within 1.1x ``target_stderr`` (or ``max_samples``
+    reached).  Shared by the Monte Carlo and RQMC ground truths.  Cost: one small file read each."""
+    found: dict[str, GroundTruth] = {}
+    if root is None:
+        return found
+    for name, fp in zip(names, prints):
+        rec = _read(cache_path(root, fp, seed), fp, seed)
+        if rec is None:
+            continue
+        if n_samples is not None and rec.n_samples >= n_samples:
+            found[name] = rec
+        elif target_stderr is not None and (rec.stderr <= 1.1 * target_stderr or rec.n_samples >= max_samples):
+            found[name] = rec
+    return found
+
+
 def ground_truths(
     mlp: TwoLayerMLP,
     outputs: Sequence[Any] | None = None,
@@ -334,16 +353,7 @@ def ground_truths(
     batch = int(batch_size or max(1, min(BLOCK_ROWS, (32 * 2**20) // (8 * (2 * mlp.m + mlp.d)))))
     prints = [model_fingerprint(mlp, o) for o in outs]
     root = _resolve_cache_dir(cache_dir) if use_cache else None
-    found: dict[str, GroundTruth] = {}
-    if root is not None and not refresh:
-        for name, fp in zip(names, prints):
-            rec = _read(cache_path(root, fp, seed), fp, seed)
-            if rec is None:
-                continue
-            if n_samples is not None and rec.n_samples >= n_samples:
-                found[name] = rec
-            elif target_stderr is not None and (rec.stderr <= 1.1 * target_stderr or rec.n_samples >= max_samples):
-                found[name] = rec
+    found = cached_truths(root, names, prints, seed, n_samples, target_stderr, max_samples) if not refresh else {}
     todo = [i for i, name in enumerate(names) if name not in found]
     if todo:
         sub = [outs[i] for i in todo]

@@ -32,7 +32,7 @@ from shinnet.sampling.control import cv_combine, exact_mean_f, exact_variance
 from shinnet.sampling.inputs import as_seed_sequence
 from shinnet.sampling.replicates import replicate_sums
 from shinnet.sampling.sobol import check_sobol_dimension, sobol_plan
-from shinnet.study.groundtruth import GroundTruth, _read, _resolve_cache_dir, _write, cache_path, model_fingerprint
+from shinnet.study.groundtruth import GroundTruth, cached_truths, _resolve_cache_dir, _write, cache_path, model_fingerprint
 
 __all__ = ["rqmc_ground_truths", "rqmc_fingerprint", "RQMC_SCRAMBLES", "QUADRATIC_CV_MAX_M"]
 
@@ -99,12 +99,7 @@ def rqmc_ground_truths(
     names = [o.name for o in outs]
     prints = [rqmc_fingerprint(mlp, o) for o in outs]
     root = _resolve_cache_dir(cache_dir) if use_cache else None
-    found: dict[str, GroundTruth] = {}
-    if root is not None and not refresh:
-        for name, fp in zip(names, prints):
-            rec = _read(cache_path(root, fp, seed), fp, seed)
-            if rec is not None and (rec.stderr <= 1.1 * target_stderr or rec.n_samples >= max_samples):
-                found[name] = rec
+    found = cached_truths(root, names, prints, seed, None, target_stderr, max_samples) if not refresh else {}
     todo = [i for i, name in enumerate(names) if name not in found]
     if not todo:
         return {name: found[name] for name in names}
