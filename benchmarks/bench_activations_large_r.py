@@ -7,7 +7,7 @@ Times, in one run, ``hermite_coefficients(K, r, b)`` of tanh / sigmoid / softplu
 e.g. ``git archive HEAD shinnet | tar -x -C DIR``).  Also reports the largest deviation of tanh's He_1
 coefficient on the steep units from ``2 phi(b/r)``, its value up to ``O(r^-2)`` (the previous
 code's deviation is issue 10; this checkout's values are checked against mpmath in
-tests/test_activations_large_r.py).
+tests/activations/test_activations_large_r.py).
 
 Usage: ``python benchmarks/bench_activations_large_r.py [--m 400] [--K 6 24] [--previous DIR]``.
 Prints microseconds per unit (median of 3 repeats); ratios are within this run only.

@@ -1,5 +1,5 @@
-"""Error against ``budget_flops``: the budget planner (shinnet/budget.py) against the previous
-planner (``choose_settings`` of shinnet/planner.py at ``--old-rev``, degree expansion only, priced
+"""Error against ``budget_flops``: the budget planner (shinnet/budget/chooser.py) against the previous
+planner (``choose_settings`` of shinnet/budget/chooser.py at ``--old-rev``, degree expansion only, priced
 without the Gram build) in the same run, on a random-second-layer and a trained model.
 
     python benchmarks/bench_budget.py --json /tmp/budget.json
@@ -7,11 +7,11 @@ without the Gram build) in the same run, on a random-second-layer and a trained 
 Per (model, budget): the value, its error against a reference (scrambled-Sobol RQMC with control
 variates, ``shinnet.monte_carlo(method="sobol", control_variates=True)``, its standard error
 printed), FLOPs spent with advice / budget, and what ran.  The previous planner is imported
-from ``git show <rev>:shinnet/planner.py`` (read-only) and run through today's ``estimate`` with
+from ``git show <rev>:shinnet/budget/chooser.py`` (read-only) and run through today's ``estimate`` with
 the (order, max_degree) it chooses, so both share every engine.
 
 ``--baseline unconditioned`` replaces the previous planner by today's walk without its
-conditioned ladder (``shinnet.budget_condition``: the planner as it was before conditioning
+conditioned ladder (``shinnet.budget.conditioned``: the planner as it was before conditioning
 became a candidate), in the same run:
 
     python benchmarks/bench_budget.py --targets relu_shift --baseline unconditioned
@@ -32,8 +32,13 @@ from pathlib import Path
 
 def _old_planner(rev: str):
     root = Path(__file__).resolve().parents[1]
-    text = subprocess.run(["git", "show", f"{rev}:shinnet/planner.py"], cwd=root, check=True, capture_output=True,
-                          text=True).stdout
+    # the chooser lived in shinnet/budget.py before the package layout (issue 11)
+    for rel in ("shinnet/budget/chooser.py", "shinnet/budget.py"):
+        shown = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=root, capture_output=True, text=True)
+        if shown.returncode == 0:
+            break
+    shown.check_returncode()
+    text = shown.stdout
     path = Path(tempfile.mkdtemp()) / "old_planner.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("old_planner", path)
@@ -64,7 +69,7 @@ def main() -> None:
     from shinnet.study.suite import ModelSpec, build_model
 
     warnings.simplefilter("ignore")
-    import shinnet.budget
+    import shinnet.budget.chooser
 
     old = _old_planner(args.old_rev) if args.baseline == "old" else None
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -98,12 +103,12 @@ def main() -> None:
                 print(f"  B={budget:.0e}: both refused ({row['new']['refused'][:60]}...)", flush=True)
                 continue
             if args.baseline == "unconditioned":
-                plain_walk = shinnet.budget.conditioned_ladder
-                shinnet.budget.conditioned_ladder = lambda *a, **k: None  # the walk without conditioning
+                plain_walk = shinnet.budget.chooser.conditioned_ladder
+                shinnet.budget.chooser.conditioned_ladder = lambda *a, **k: None  # the walk without conditioning
                 try:
                     est = shinnet.estimate(mlp, budget_flops=budget, cache=cache_old)
                 finally:
-                    shinnet.budget.conditioned_ladder = plain_walk
+                    shinnet.budget.chooser.conditioned_ladder = plain_walk
                 ch = est.details["budget_choice"]
                 ran, fits = f"{ch.runs[ch.chosen].label()} ({len(ch.runs)})", True
             else:

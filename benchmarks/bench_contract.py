@@ -15,7 +15,8 @@ import numpy as np
 
 import shinnet
 from shinnet import TwoLayerMLP
-from shinnet.contract import PathCache, cumulants
+from shinnet.contract import PathCache
+from shinnet.expansions import cumulants
 
 
 def relu_model(d: int, m: int, seed: int = 0) -> TwoLayerMLP:

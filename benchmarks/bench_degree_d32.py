@@ -44,7 +44,7 @@ import shinnet
 from shinnet.contract import PathCache
 from shinnet.contract.engine import resolve_diagrams
 from shinnet.contract.network import REPRESENTATIONS, Network, vertex_keys
-from shinnet.contract.planner import PlanContext, plan_diagram
+from shinnet.contract.representations import PlanContext, plan_diagram
 from shinnet.zoo import random_mlp, trained_mlp
 
 GIB = 2.0**30
@@ -139,7 +139,7 @@ def best_representations(d: int, m: int, order: int, max_degree: int, memory_lim
     """Per diagram, the cheapest of *all four* representations (forced one at a time) whose
     largest tensor fits ``memory_limit``: what the engine could reach if ``auto`` also tried the
     U-copy ``factored`` and ``mixed`` networks when dense and gram fit (it skips them then, to
-    save path-search time; see ``shinnet.contract.network.candidate_representations``).
+    save path-search time; see ``shinnet.contract.representations.candidate_representations``).
     Contraction FLOPs only (dense materialisation is advice, charged separately)."""
     per_order = resolve_diagrams(order, max_degree, None, int)
     ctx = PlanContext(d=d, m=m, degree_of=int, has_dense=True, itemsize=8, memory_limit=float(memory_limit),

@@ -30,7 +30,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import shinnet
-    from shinnet.contract import ConvergenceWarning, PathCache, cumulants_batch
+    from shinnet.contract import ConvergenceWarning, PathCache
+    from shinnet.expansions import cumulants_batch
     from shinnet.zoo import random_mlp
 
     warnings.simplefilter("ignore", ConvergenceWarning)

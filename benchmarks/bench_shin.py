@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from shinnet import TwoLayerMLP
-from shinnet.shin import shin_tensors
-from shinnet.shin_norms import gram_power_quadratic_forms
+from shinnet.tensors.shin import shin_tensors
+from shinnet.kernels.norms import gram_power_quadratic_forms
 
 
 def _mlp(d: int, m: int, seed: int) -> TwoLayerMLP:

@@ -28,11 +28,11 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (loaded lazily)
 _LAZY = {
-    "shin_tensors": "shinnet.shin",
-    "ShinTensors": "shinnet.shin",
+    "shin_tensors": "shinnet.tensors.shin",
+    "ShinTensors": "shinnet.tensors.shin",
     "monte_carlo": "shinnet.sampling",
-    "cumulants": "shinnet.contract",
-    "cumulants_batch": "shinnet.contract",
+    "cumulants": "shinnet.expansions",
+    "cumulants_batch": "shinnet.expansions",
     "active_directions": "shinnet.conditioning",
     "estimate_conditioned": "shinnet.conditioning",
     "tail_probability": "shinnet.tails",
@@ -44,7 +44,7 @@ _LAZY = {
     "UnreliableEstimateWarning": "shinnet.reliability",
 }
 _SUBMODULES = {
-    "activations", "zoo", "series", "enumerate", "contract", "shin", "sampling", "hermite",
+    "activations", "zoo", "series", "enumerate", "contract", "tensors", "kernels", "expansions", "sampling", "hermite",
     "conditioning", "tails", "budget", "defaults", "preflight", "reliability", "memory",
 }
 

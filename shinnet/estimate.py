@@ -36,9 +36,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from shinnet import activations, defaults
+from shinnet import activations, defaults, series
 from shinnet.model import TwoLayerMLP, as_model
 from shinnet.reliability import UnreliableEstimateWarning, assess, truncation_signal
+from shinnet.request_checks import check_device, check_scale, constant_estimate, preflight, validate_request
 from shinnet.result import Estimate
 from shinnet.validation import as_int
 
@@ -119,12 +120,10 @@ def estimate(
         ``method`` = the expansion that ran (``"degree"`` or ``"resummed"``), ``stderr=None``, ``error_budget`` with the parts listed in the module
         docstring, ``flops`` (contractions) and ``flops_with_advice`` (plus building the shin tensors).
     """
-    from shinnet.request_checks import check_device, check_scale, constant_estimate, preflight, validate_request
-
     mlp = as_model(mlp, "estimate")
     check_device(backend, cumulant_options.get("device"))
     if isinstance(condition, str) or condition != 0:  # MATH.md section 9; shinnet/conditioning/
-        from shinnet.conditioning import estimate_conditioned
+        from shinnet.conditioning import estimate_conditioned  # lazy: cotengra stack, not on import shinnet
 
         return estimate_conditioned(
             mlp, condition, order=order, max_degree=max_degree, tol=tol, series_order=series_order,
@@ -142,9 +141,9 @@ def estimate(
                                      {"max_degree": max_degree, "expansion": expansion, "max_edges": max_edges,
                                       "tol": tol})
         preflight(mlp, req, representation, max_diagrams, max_flops)
-    from shinnet.contract import cumulants  # cotengra loads here, after the cheap checks
-    if budget_flops is not None:  # the FLOP-budget planner prices, runs and reports (shinnet/budget.py)
-        from shinnet.budget import estimate_within_budget
+    from shinnet.expansions import cumulants  # lazy: cotengra stack, after the cheap checks
+    if budget_flops is not None:  # the FLOP-budget planner prices, runs and reports (shinnet/budget/chooser.py)
+        from shinnet.budget import estimate_within_budget  # lazy: cotengra stack, not on import shinnet
 
         return estimate_within_budget(mlp, budget_flops, expansion=expansion, series_order=series_order,
                                       backend=backend, representation=representation, progress=progress,
@@ -154,8 +153,6 @@ def estimate(
     q = order - 2 if series_order is None else as_int("series_order", series_order)
     if not 0 <= q <= order - 2:
         raise ValueError(f"series_order must be in [0, order - 2] = [0, {order - 2}], got {series_order}")
-
-    from shinnet import series
 
     res = cumulants(
         mlp,

@@ -69,7 +69,7 @@ def _higher_cumulants(mlp: Any, degree: int, kappa: Mapping[int, float] | None, 
         if missing:
             raise ValueError(f"kappa must hold kappa_3..kappa_{degree}; missing {missing}")
         return {n: float(kappa[n]) for n in range(3, degree + 1)}, float(kappa_flops), {}
-    from shinnet.contract import cumulants
+    from shinnet.expansions import cumulants  # lazy: cotengra stack, not on import shinnet
 
     res = cumulants(mlp, degree, max_degree, warn=False)
     moved = {n: (abs(float(res.partial_sums[n][-1]) - float(res.partial_sums[n][-2]))

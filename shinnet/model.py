@@ -198,14 +198,14 @@ class TwoLayerMLP:
         ``dtype`` (default ``torch.float64``; a torch dtype or its name) and ``device`` (default
         CPU) are honoured; a CUDA device without CUDA is refused with a clear ``RuntimeError``.
         """
-        from shinnet.torch_modules import to_sequential
+        from shinnet.torch_modules import to_sequential  # lazy: torch
 
         return to_sequential(self, dtype=dtype, device=device)
 
     @classmethod
     def from_torch(cls, module: Any) -> "TwoLayerMLP":
         """Read ``nn.Sequential(Linear, act, Linear[, act])`` (output width 1) into a TwoLayerMLP."""
-        from shinnet.torch_modules import from_sequential
+        from shinnet.torch_modules import from_sequential  # lazy: torch
 
         return from_sequential(cls, module)
 

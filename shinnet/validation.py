@@ -132,6 +132,6 @@ def check_device(backend: str, device: Any) -> None:
                              f"use backend='torch' for {device!r}")
         return
     if backend == "torch":
-        from shinnet.torch_modules import resolve_device
+        from shinnet.torch_modules import resolve_device  # lazy: torch
 
         resolve_device(device)

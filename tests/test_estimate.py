@@ -11,7 +11,7 @@ import pytest
 import shinnet
 from shinnet import activations, series, zoo
 from shinnet.hermite import gauss_hermite_rule
-from shinnet.planner import choose_settings, degree_cap
+from shinnet.budget import choose_settings, degree_cap
 
 
 def _quadrature_expectation(mlp: shinnet.TwoLayerMLP, g, nodes: int) -> float:
@@ -169,7 +169,7 @@ def test_budget_flops_chooses_settings_that_fit_and_more_budget_buys_more():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = shinnet.estimate(mlp, budget_flops=1e10)
-    # estimate walks both expansions (shinnet/budget.py): it reports the run it returns
+    # estimate walks both expansions (shinnet/budget/chooser.py): it reports the run it returns
     run = est.details["budget_choice"].runs[est.details["budget_choice"].chosen]
     key = "max_degree" if run.price.expansion == "degree" else "max_edges"
     assert (est.details["order"], est.details[key]) == (run.price.order, run.price.truncation)

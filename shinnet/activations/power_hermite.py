@@ -1,7 +1,7 @@
 """Power-Hermite coefficients ``C_{p,k} = E[sigma(rZ+b)^p He_k(Z)]`` (MATH.md section 8).
 
 These are the one-dimensional, exact ingredients of the resummed expansion: the vertex weights
-``K_{p,k}`` (:mod:`shinnet.cumulant_vertices`) are their bivariate cumulants.  ``C_{0,k} =
+``K_{p,k}`` (:mod:`shinnet.tensors.cumulant_vertices`) are their bivariate cumulants.  ``C_{0,k} =
 delta_{k0}`` (``sigma^0 = 1``).  Since ``d/dZ sigma(rZ+b)^p = r d/db sigma(rZ+b)^p``, Stein's lemma
 gives ``C_{p,k} = r^k d^k/db^k E[sigma(rZ+b)^p]``.
 
@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shinnet import activations
 from shinnet.activations.base import Activation, as_unit_arrays
 from shinnet.activations.closed_forms import Polynomial, ReLU
 from shinnet.activations.power_closed import (
@@ -108,8 +109,6 @@ def closed_form_rule(act: Activation) -> PowerHermiteRule | None:
         return table[type(act)]
     name = str(getattr(act, "name", "")).lower()
     if name in table:
-        from shinnet import activations
-
         try:
             registered = activations.get(name)
         except ValueError:
@@ -275,8 +274,6 @@ def power_hermite_coefficients(act: Any, p_max: int, k_max: int, r: Any, b: Any,
     Units with ``r = 0`` are the constants ``sigma(b)``: ``C[j, p, k] = sigma(b_j)^p delta_{k0}``.
     Cost: closed forms O(m p_max k_max); quadrature see :func:`quadrature_power_hermite`.
     """
-    from shinnet import activations
-
     act = activations.get(act)
     for name, value in (("p_max", p_max), ("k_max", k_max)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
@@ -309,8 +306,6 @@ def power_hermite_flops(act: Any, p_max: int, k_max: int, m: int) -> float:
     worst route on every unit: n = 2,700 (graded rule of steep units) and, on top, the derivative
     route of :mod:`power_gentle` (Taylor coefficients and Cauchy powers, ``(k_max + 1)^2 (p_max + 2)``
     per node of 2,400)."""
-    from shinnet import activations
-
     act = activations.get(act)
     if closed_form_rule(act) is not None:
         return 10.0 * m * p_max * (k_max + 1)

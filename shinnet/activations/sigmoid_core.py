@@ -20,7 +20,7 @@ kept per unit and per k (:func:`shinnet.activations.quadrature.most_accurate`):
 
 For ``0 <= r <= 10``, ``|b| <= 10`` (tanh: ``r <= 5``, ``|b| <= 5``) and k <= 26 the kept
 estimate is below 1e-12 relative except where ``M_k`` is itself near a zero of ``(r, b) ->
-M_k``; tests/test_activations.py checks the values against 60-digit mpmath quadrature.
+M_k``; tests/activations/test_activations.py checks the values against 60-digit mpmath quadrature.
 """
 
 from __future__ import annotations

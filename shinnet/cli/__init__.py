@@ -20,6 +20,8 @@ import warnings
 from importlib import import_module
 from typing import Any, NoReturn, Sequence
 
+from shinnet import __version__
+
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 _SUBCOMMANDS = ("estimate", "diagrams", "paths", "study")
@@ -50,13 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    try:
-        from shinnet import __version__ as version
-    except ImportError:  # pragma: no cover - the package always defines it
-        from importlib.metadata import version as dist_version
-
-        version = dist_version("shinnet")
-    return f"shinnet {version}"
+    return f"shinnet {__version__}"
 
 
 def _add_debug(parser: argparse.ArgumentParser, top: bool) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable
+
+from shinnet import activations, defaults, preflight
+from shinnet.estimate import estimate
 
 __all__ = ["int_arg", "float_arg", "count_arg", "activation_arg", "output_file", "check_device",
            "api_default", "check_cost"]
@@ -68,8 +70,6 @@ def count_arg(minimum: int = 0) -> Callable[[str], int]:
 
 def activation_arg(text: str) -> str:
     """A registered activation name (``shinnet.activations.names()``)."""
-    from shinnet import activations
-
     try:
         activations.get(text)
     except (ValueError, TypeError) as exc:
@@ -130,17 +130,9 @@ def api_default(name: str, fallback: Any) -> Any:
     """The library's default for ``shinnet.estimate``'s parameter ``name``, so that the command
     and the API share one set of defaults: ``shinnet.defaults.DEFAULT_<NAME>`` when that module
     defines it, else the default in ``shinnet.estimate``'s signature, else ``fallback``."""
-    try:
-        defaults = import_module("shinnet.defaults")
-    except ModuleNotFoundError as exc:
-        if exc.name != "shinnet.defaults":
-            raise
-        defaults = None
     constant = f"DEFAULT_{name.upper()}"
-    if defaults is not None and hasattr(defaults, constant):
+    if hasattr(defaults, constant):
         return getattr(defaults, constant)
-    from shinnet.estimate import estimate
-
     param = inspect.signature(estimate).parameters.get(name)
     if param is None or param.default is inspect.Parameter.empty or param.default is None:
         return fallback
@@ -149,11 +141,5 @@ def api_default(name: str, fallback: Any) -> Any:
 
 def check_cost(order: int, truncation: int, what: str, **kwargs: Any) -> None:
     """Refuse a diagram request that cannot finish (``shinnet.preflight.check_request``: diagram
-    count, FLOPs, memory), before any enumeration; a no-op where that module is not installed."""
-    try:
-        preflight = import_module("shinnet.preflight")
-    except ModuleNotFoundError as exc:
-        if exc.name != "shinnet.preflight":
-            raise
-        return
+    count, FLOPs, memory), before any enumeration."""
     preflight.check_request(order, truncation, what=what, **kwargs)

@@ -15,6 +15,8 @@ import sys
 from typing import Any
 
 from shinnet.cli import checks
+from shinnet.enumerate import diagrams
+from shinnet.enumerate.draw import draw_diagrams
 
 __all__ = ["register", "run"]
 
@@ -43,8 +45,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _selected(args: argparse.Namespace) -> dict[int, list]:
-    from shinnet.enumerate import diagrams
-
     cache = {"cache": not args.no_cache, "cache_dir": args.cache_dir}
     if args.degrees is not None:
         if args.order is None:
@@ -90,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
                 out.write(f"{n:>5}  {','.join(map(str, degrees)):<24} {count:>8}\n")
             out.write(f"{n:>5}  {'total':<24} {len(graphs):>8}\n")
     if args.draw:
-        from shinnet.enumerate.draw import draw_diagrams
-
         graphs = selected[args.order]
         if not graphs:
             raise ValueError(f"no diagrams of order {args.order} to draw")

@@ -19,7 +19,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import shinnet
+from shinnet import activations, zoo
 from shinnet.cli import checks, peers
+from shinnet.model import TwoLayerMLP
 
 __all__ = ["register", "load_model", "validate", "run"]
 
@@ -32,9 +35,6 @@ def load_model(spec: str, seed: int = 0) -> Any:
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` saying "is not a valid
     shinnet model file" for anything else that does not parse (never loads a pickle).
     """
-    from shinnet import zoo
-    from shinnet.model import TwoLayerMLP
-
     path = Path(spec).expanduser()
     if path.suffix != ".npz" and not path.is_file():
         if spec in zoo.names():
@@ -162,9 +162,6 @@ def _line(label: str, est: Any, ref: Any = None, budget: float | None = None) ->
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``shinnet estimate``; returns the exit code."""
-    import shinnet
-    from shinnet import activations
-
     validate(args)
     mlp = load_model(args.model, seed=args.seed)
     if args.psi is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shinnet.cli import checks
+from shinnet.enumerate import Diagram
 
 __all__ = ["register", "run", "LEGEND"]
 
@@ -68,7 +69,7 @@ def _format_path(path: Any) -> str:
 
 
 def _format_inputs(record: Any) -> str:
-    from shinnet.contract.plan_plots import source_label
+    from shinnet.contract.plan_plots import source_label  # lazy: cotengra; 'shinnet --help' imports cli
 
     return "  ".join(f"{i}={source_label(src)}[{','.join(ix)}]" for i, (ix, src) in enumerate(zip(record.inputs,
                                                                                                   record.sources)))
@@ -84,8 +85,6 @@ def _check(args: argparse.Namespace) -> Any:
         checks.check_cost(args.order, args.max_degree, "shinnet paths", d=args.d, m=args.m,
                           representation=args.representation)
         return None
-    from shinnet.enumerate import Diagram
-
     try:
         return Diagram.from_edges(_parse_edges(args.edges))
     except (ValueError, TypeError) as exc:
@@ -95,8 +94,8 @@ def _check(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Execute ``shinnet paths``; returns the exit code."""
     diagram = _check(args)
-    from shinnet.contract import PathCache
-    from shinnet.contract.report import paths_report
+    from shinnet.contract import PathCache  # lazy: cotengra; 'shinnet --help' imports cli
+    from shinnet.contract.report import paths_report  # lazy: as above
 
     report = paths_report(args.order, args.max_degree, args.d, args.m, representation=args.representation,
                           diagram=diagram, cache=PathCache(str(args.cache)) if args.cache else None,

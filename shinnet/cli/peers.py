@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, Callable
+
+from shinnet import sampling
+from shinnet.hybrid import hybrid as hybrid_estimate
 
 __all__ = ["Peer", "available_methods", "race_peers", "reference", "reference_label", "REFERENCE_METHODS"]
 
@@ -41,8 +43,6 @@ def _accepts(func: Callable[..., Any], *names: str) -> bool:
 
 def available_methods() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
     """label -> (function, extra keyword arguments) for the peers this installation offers."""
-    from shinnet import sampling  # lazily: 'shinnet --help' registers this module and must stay light
-
     mc = sampling.monte_carlo
     table: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {"Monte Carlo": (mc, {})}
     if _accepts(mc, "method"):
@@ -51,22 +51,8 @@ def available_methods() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
             table["RQMC + control variates"] = (mc, {"method": "sobol", "control_variates": True})
     elif _accepts(mc, "control_variates"):
         table["Monte Carlo + control variates"] = (mc, {"control_variates": True})
-    hybrid = _hybrid()
-    if hybrid is not None:
-        table[HYBRID] = (hybrid, {})
+    table[HYBRID] = (hybrid_estimate, {})
     return table
-
-
-def _hybrid() -> Callable[..., Any] | None:
-    """``shinnet.hybrid.hybrid`` when this installation has it."""
-    try:
-        module = import_module("shinnet.hybrid")
-    except ModuleNotFoundError as exc:
-        if exc.name != "shinnet.hybrid":
-            raise
-        return None
-    func = getattr(module, "hybrid", None)
-    return func if callable(func) else None
 
 
 def _hybrid_options(func: Callable[..., Any], est: Any) -> dict[str, Any]:
@@ -91,9 +77,7 @@ def _n_samples(mlp: Any, flops: float, func: Callable[..., Any], extra: dict[str
     n = 1 << max(n.bit_length() - 1, 1)
     param = inspect.signature(func).parameters.get("scrambles")
     scrambles = int(param.default) if param is not None and isinstance(param.default, int) else 1
-    price = getattr(import_module("shinnet.sampling"), "sampling_flops", None)
-    if price is None:
-        return n
+    price = sampling.sampling_flops
     while n > 2 * scrambles and price(mlp, n, method="sobol", scrambles=scrambles)["total"] > flops:
         n //= 2
     return max(n, 2 * scrambles)

@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shinnet.study import suite, tables
+from shinnet.study.groundtruth import ground_truths
+from shinnet.study.suite import ModelSpec, build_model
+
 __all__ = ["register", "parse_model", "summary_rows"]
 
 DEFAULT_OUT = "shinnet-study"
@@ -27,8 +31,6 @@ DEFAULT_MODELS = ("random/tanh/d8/m1024/s0", "relu_shift/relu/d8/m1024/s0")
 
 def parse_model(text: str) -> Any:
     """``TARGET/HIDDEN/dD/mM[/sS]`` (e.g. ``random/tanh/d8/m1024/s0``) -> ModelSpec."""
-    from shinnet.study.suite import ModelSpec
-
     parts = text.split("/")
     try:
         if len(parts) not in (4, 5) or parts[2][0] != "d" or parts[3][0] != "m":
@@ -135,7 +137,7 @@ def summary_rows(families: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_race(args: argparse.Namespace) -> int:
-    from shinnet.study import compare, plotting, race, suite, tables
+    from shinnet.study import compare, plotting, race  # lazy: cotengra; 'shinnet --help' imports cli
 
     grid = suite.preset("tiny" if args.quick else args.preset)
     overrides = {k: getattr(args, k) for k in ("d", "m", "seeds", "hidden", "outputs", "targets", "expansions",
@@ -179,8 +181,6 @@ def run_race(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    from shinnet.study.suite import build_model
-
     specs = [parse_model(t) for t in (args.model or DEFAULT_MODELS)]
     if args.quick:
         specs = [s.__class__(d=min(s.d, 4), m=min(s.m, 64), hidden=s.hidden, target=s.target, seed=s.seed)
@@ -191,8 +191,6 @@ def _models(args: argparse.Namespace) -> list[tuple[str, Any]]:
 def _truths(args: argparse.Namespace, mlp: Any, outputs: list[str], fixed_n: bool = False) -> dict[str, Any]:
     """References; ``fixed_n``: exactly ``--truth-max-samples`` samples (for the kappa_n, whose
     error the control variate does not reduce), else to ``--truth-stderr`` on E[psi(f)]."""
-    from shinnet.study.groundtruth import ground_truths
-
     if fixed_n:
         n = 2**14 if args.quick else args.truth_max_samples
         return ground_truths(mlp, outputs=outputs, n_samples=n, cache_dir=args.cache_dir, progress=True)
@@ -203,8 +201,6 @@ def _truths(args: argparse.Namespace, mlp: Any, outputs: list[str], fixed_n: boo
 
 def _write_study(out: Path, stem: str, rows: list, plot: Any, columns: list[str]) -> None:
     """Write ``<stem>.csv`` and ``<stem>.png`` to ``out`` and print the rows as a markdown table."""
-    from shinnet.study import tables
-
     tables.write_csv(out / f"{stem}.csv", rows)
     plot(rows, out / f"{stem}.png")
     print(tables.markdown_table(rows, columns))
@@ -212,7 +208,7 @@ def _write_study(out: Path, stem: str, rows: list, plot: Any, columns: list[str]
 
 
 def run_kappa_vs_k(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting
+    from shinnet.study import convergence, plotting  # lazy: cotengra; 'shinnet --help' imports cli
 
     out = _out(args)
     order, K = (3, 3) if args.quick else (args.order, args.max_degree)
@@ -227,7 +223,7 @@ def run_kappa_vs_k(args: argparse.Namespace) -> int:
 
 
 def run_series_order(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting
+    from shinnet.study import convergence, plotting  # lazy: cotengra; 'shinnet --help' imports cli
 
     out = _out(args)
     max_q, K = (1, 3) if args.quick else (args.max_q, args.max_degree)
@@ -242,7 +238,7 @@ def run_series_order(args: argparse.Namespace) -> int:
 
 
 def run_pruning(args: argparse.Namespace) -> int:
-    from shinnet.study import convergence, plotting
+    from shinnet.study import convergence, plotting  # lazy: cotengra; 'shinnet --help' imports cli
 
     out = _out(args)
     order, K = (3, 3) if args.quick else (args.order, args.max_degree)

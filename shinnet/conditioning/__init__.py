@@ -5,7 +5,7 @@ two-layer MLP ``f_y`` with ``W' = W (I - V V^T)`` and ``b'(y) = b + W V y``, and
 
     E[psi(f)] = integral phi_r(y) E[psi(f_y)] dy                                   (exact)
 
-Public functions (shinnet.tails and shinnet.budget_condition rely on these signatures):
+Public functions (shinnet.tails and shinnet.budget.conditioned rely on these signatures):
 
 ``active_directions(mlp, r, max_degree=4) -> ActiveDirections``
     Frozen result with ``.V`` (d x r orthonormal), ``.eigenvalues`` (all d eigenvalues of

@@ -28,9 +28,11 @@ import numpy as np
 from shinnet import defaults
 from shinnet.conditioning.directions import ActiveDirections, active_directions, choose_rank
 from shinnet.conditioning.inner import InnerEstimator
-from shinnet.conditioning.quadrature import integrate_gaussian
+from shinnet.conditioning.quadrature import HALF_WIDTH, integrate_gaussian
 from shinnet.conditioning.split import ConditionalSplit, conditional_split
 from shinnet.conditioning.trust import assess_conditioned
+from shinnet.contract.representations import is_auto
+from shinnet.estimate import estimate
 from shinnet.model import TwoLayerMLP
 from shinnet.preflight import RequestTooLarge, check_request, price_request
 from shinnet.reliability import UnreliableEstimateWarning
@@ -82,8 +84,6 @@ def level_set_kinks(split: ConditionalSplit) -> Any:
     """
     if not split.exact or split.mlp.output.name not in _KINKED_AT_ZERO:
         return None
-    from shinnet.conditioning.quadrature import HALF_WIDTH
-
     grid = np.linspace(-HALF_WIDTH, HALF_WIDTH, _LEVEL_GRID)
 
     def kinks(prefix: np.ndarray) -> list[np.ndarray]:
@@ -218,8 +218,6 @@ def estimate_conditioned(
         converge, the inner estimate is unreliable at many nodes, or a concentrated left-out
         direction keeps f_y far from Gaussian (:func:`shinnet.conditioning.trust.assess_conditioned`).
     """
-    from shinnet.estimate import estimate
-
     if not isinstance(mlp, TwoLayerMLP):
         raise TypeError(f"estimate_conditioned needs a TwoLayerMLP, got {type(mlp).__name__}")
     cond = _check_condition(condition, mlp.d)
@@ -296,7 +294,7 @@ def estimate_conditioned(
         flops = float(res.nodes) * (2.0 * mlp.m * (r + 1) + mlp.m * float(mlp.hidden.flops) + float(mlp.output.flops))
         advice = 0.0
     else:
-        if representation == "auto" and order == 2 and mlp.m <= 4096 and K * mlp.m**2 < 2 * mlp.m * sum(
+        if is_auto(representation) and order == 2 and mlp.m <= 4096 and K * mlp.m**2 < 2 * mlp.m * sum(
                 mlp.d**k for k in range(1, K + 1)):
             # Gaussian inner: the engine prices contractions only, so "auto" builds dense T_k per node
             # (2 m d^k each, charged as advice); hidden-unit sums lam^T G^(o)k lam cost m^2 per node

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from shinnet.shin import shin_tensors
+from shinnet.model import TwoLayerMLP
+from shinnet.tensors.shin import shin_tensors
 
 __all__ = ["ActiveDirections", "active_directions", "directions_matrix", "energies_in_span"]
 
@@ -152,8 +153,6 @@ def active_directions(mlp: Any, r: int, max_degree: int = 4) -> ActiveDirections
     (``4 m^2 (d + K) + 2 m d^2``), a d x d eigendecomposition (``~10 d^3``), one sweep of the
     projected Gram (``2 m^2 r + 3 m^2 K``).  Memory O(m * chunk + m d).
     """
-    from shinnet.model import TwoLayerMLP
-
     if not isinstance(mlp, TwoLayerMLP):
         raise TypeError(f"active_directions needs a TwoLayerMLP, got {type(mlp).__name__}")
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r <= mlp.d:

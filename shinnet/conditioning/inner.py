@@ -1,7 +1,7 @@
 """The inner estimate ``g(y) = E[psi(f_y)]`` for a batch of nodes (MATH.md sections 6, 9).
 
 All nodes share the conditional unit rows ``U'``: their vertex weights form one
-:class:`shinnet.contract.weight_batch.WeightBatch`, summed by one batched contraction per diagram
+:class:`shinnet.tensors.weight_batch.WeightBatch`, summed by one batched contraction per diagram
 (paths shared through one :class:`shinnet.contract.PathCache`).  Each node's cumulants then go
 through the series of section 6 and get the same error budget as :func:`shinnet.estimate`
 (pruned diagrams, the last Hermite degree's move, the last series term), summed per node.
@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from shinnet import series
+from shinnet import activations, series
 from shinnet.activations.power_hermite import power_hermite_coefficients
 from shinnet.conditioning.split import ConditionalSplit, conditional_weights
 from shinnet.contract.pathcache import PathCache
-from shinnet.contract.weight_batch import WeightBatch, cumulants_weight_batch
+from shinnet.expansions.weight_batch import cumulants_weight_batch
+from shinnet.tensors.weight_batch import WeightBatch
 from shinnet.conditioning.trust import NodeFlags
 from shinnet.estimate import propagated_weights
 from shinnet.reliability import assess, truncation_signal
@@ -50,8 +51,6 @@ def node_value(psi: Any, kappa: dict[int, float], q: int, pruned: dict[int, floa
     ``exact_variance``: ``kappa_2`` carries the exact same-unit Hermite tail, so the move of its
     degree-K partial sums is not a truncation signal and is not assessed.
     """
-    from shinnet import activations
-
     act = activations.get(psi)
     k2 = kappa[2]
     if k2 <= _DEGENERATE_VARIANCE * (1.0 + kappa[1] ** 2):

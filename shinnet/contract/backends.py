@@ -1,117 +1,38 @@
-"""The backend seam: numpy or torch (CPU/CUDA) arrays for the vertex tensors.
+"""Vertex-tensor arrays for contraction, on the shared backend seam (:mod:`shinnet.backends`).
 
 Arrays are converted once per call (and cached on an :class:`ArrayProvider`); contractions go
-through cotengra with ``backend=`` (autoray), so no code branches on the array type.  A new
-backend is one entry in :data:`_CONVERTERS` via :func:`register_backend`.
+through cotengra with ``backend=`` (autoray), so no code branches on the array type.  The
+backends themselves (numpy, torch; :func:`register_backend`, :func:`backends`, :func:`to_numpy`)
+live in :mod:`shinnet.backends`, shared with sampling, and are re-exported here for old imports.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import autoray
 import numpy as np
 
+from shinnet.backends import (
+    backend as backend_record,
+    backends,
+    converter,
+    default_device,
+    numpy_dtype,
+    register_backend,
+    to_numpy,
+    torch_factored_dense,
+)
+from shinnet.contract.representation_registry import lookup_representation
+
 __all__ = ["ArrayProvider", "register_backend", "backends", "converter", "default_device", "to_numpy", "torch_factored_dense"]
 
-_DTYPES = {"float64": np.float64, "float32": np.float32}
 
-
-def _numpy_converter(x: np.ndarray, dtype: str, device: str | None) -> Any:
-    if device not in (None, "cpu"):
-        raise ValueError(f"the numpy backend runs on the CPU only, got device={device!r}")
-    return np.ascontiguousarray(x, dtype=_DTYPES[dtype])
-
-
-def _torch_converter(x: np.ndarray, dtype: str, device: str | None) -> Any:
-    import torch
-
-    return torch.as_tensor(np.array(x, dtype=np.float64, copy=True), dtype=getattr(torch, dtype), device=device)
-
-
-def torch_factored_dense(lam_k: np.ndarray, U: np.ndarray, k: int, dtype: str, device: str | None,
-                         chunk_bytes: float = 2.0**28) -> Any:
-    """``sum_j lam_k[j] u_j^{(x)k}`` built with torch on ``device`` (MATH.md section 2): only
-    ``U`` (m x d) and ``lam_k`` (m,) travel to the device, never the d^k array.
-
-    The matricisation ``A_p^T diag(lam_k) A_q`` (p = k // 2, rows ``u^{(x)p}``) is accumulated
-    over row chunks whose temporaries stay near ``chunk_bytes``.  Cost 2 m d^k FLOPs on the
-    device; memory d^k plus the chunks.  The caller checks that d^k fits.
-    """
-    import torch
-
-    tdt = getattr(torch, dtype)
-    Ut = torch.as_tensor(np.array(U, dtype=np.float64, copy=True), device=device).to(tdt)
-    lam = torch.as_tensor(np.array(lam_k, dtype=np.float64, copy=True), device=device).to(tdt)
-    m, d = Ut.shape
-    if k == 0:
-        return lam.sum()
-    p, q = k // 2, k - k // 2
-
-    def rows_power(X: Any, r: int) -> Any:
-        out = torch.ones((X.shape[0], 1), dtype=tdt, device=X.device)
-        for _ in range(r):
-            out = (out[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
-        return out
-
-    out = torch.zeros((d**p, d**q), dtype=tdt, device=Ut.device)
-    itemsize = torch.finfo(tdt).bits // 8
-    rows = max(1, int(chunk_bytes // (itemsize * max(d**p + d**q, 1))))
-    for s in range(0, m, rows):
-        X = Ut[s:s + rows]
-        out += (rows_power(X, p) * lam[s:s + rows, None]).T @ rows_power(X, q)
-    return out.reshape((d,) * k)
-
-
-def _torch_default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class _BackendTable:
-    """backend name -> (converter, default-device function); one per process."""
-
-    def __init__(self) -> None:
-        self.table: dict[str, tuple[Callable[..., Any], Callable[[], str | None]]] = {
-            "numpy": (_numpy_converter, lambda: None),
-            "torch": (_torch_converter, _torch_default_device),
-        }
-
-
-_TABLE = _BackendTable()
-
-
-def register_backend(name: str, converter: Callable[[np.ndarray, str, str | None], Any],
-                     default_device: Callable[[], str | None] = lambda: None) -> None:
-    """Register an autoray-supported backend: ``converter(array, dtype_name, device)`` turns a
-    float64 numpy array into the backend's array."""
-    _TABLE.table[name] = (converter, default_device)
-
-
-def backends() -> list[str]:
-    """Registered backend names."""
-    return sorted(_TABLE.table)
-
-
-def default_device(name: str) -> str | None:
-    """The device backend ``name`` uses when none is given (torch: CUDA when available), in
-    this process."""
-    if name not in _TABLE.table:
-        raise ValueError(f"unknown backend {name!r}; registered: {', '.join(backends())}")
-    return _TABLE.table[name][1]()
-
-
-def converter(name: str) -> Callable[[np.ndarray, str, str | None], Any]:
-    """The registered converter ``(array, dtype_name, device) -> backend array`` of backend ``name``."""
-    if name not in _TABLE.table:
-        raise ValueError(f"unknown backend {name!r}; registered: {', '.join(backends())}")
-    return _TABLE.table[name][0]
-
-
-def to_numpy(x: Any) -> np.ndarray:
-    """Any backend array (or scalar) as a float64 numpy array."""
-    return np.asarray(autoray.to_numpy(x), dtype=np.float64)
+#: network source kind (``Network.sources[i][0]``) -> the ArrayProvider method that builds it
+_SOURCE_BUILDERS: Mapping[str, str] = MappingProxyType(
+    {"dense": "_dense_source", "weights": "_weights_source", "U": "_units_source", "gram": "_gram_source"}
+)
 
 
 class ArrayProvider:
@@ -129,10 +50,8 @@ class ArrayProvider:
 
     def __init__(self, vertex_objects: Sequence[Any], batch: bool, backend: str = "numpy",
                  dtype: str = "float64", device: str | None = None) -> None:
-        if backend not in _TABLE.table:
-            raise ValueError(f"unknown backend {backend!r}; registered: {', '.join(backends())}")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        record = backend_record(backend)
+        numpy_dtype(dtype)
         self.objects = list(vertex_objects)
         if not self.objects:
             raise ValueError("no vertex-tensor objects given")
@@ -141,9 +60,9 @@ class ArrayProvider:
         self.batch = batch
         self.backend = backend
         self.dtype = dtype
-        converter, default_device = _TABLE.table[backend]
-        self.device = default_device() if device is None else device
-        self._convert = converter
+        self.device = record.default_device() if device is None else device
+        self._convert = record.convert
+        self._factored_dense = record.factored_dense
         self._cache: dict[tuple[Hashable, ...], Any] = {}
         #: FLOPs spent here building Gram powers (charged once)
         self.extra_flops = 0.0
@@ -153,7 +72,7 @@ class ArrayProvider:
 
     @property
     def itemsize(self) -> int:
-        return int(np.dtype(_DTYPES[self.dtype]).itemsize)
+        return int(np.dtype(numpy_dtype(self.dtype)).itemsize)
 
     def _stack(self, get: Callable[[Any], np.ndarray]) -> np.ndarray:
         if self.batch:
@@ -161,28 +80,41 @@ class ArrayProvider:
         return np.asarray(get(self.objects[0]), dtype=np.float64)
 
     def _numpy(self, source: tuple[Hashable, ...]) -> np.ndarray:
-        kind = source[0]
-        if kind == "dense":
-            for o in self.objects:
-                U = getattr(o, "U", None)
-                degree = int(o.degree_of(source[1])) if hasattr(o, "degree_of") else 0
-                if U is not None and degree > 0 and source[1] not in getattr(o, "advice", {}):
-                    self.dense_build_flops += 2.0 * U.shape[0] * float(U.shape[1]) ** degree
-            return self._stack(lambda o: o.dense(source[1]))
-        if kind == "weights":
-            return self._stack(lambda o: o.weights(source[1]))
-        U = np.asarray(self.objects[0].U, dtype=np.float64)
-        if kind == "U":
-            return U
-        if kind == "gram":
-            gram = self._cache.get(("gram-numpy",))
-            if gram is None:
-                gram = U @ U.T
-                self.extra_flops += 2.0 * U.shape[0] ** 2 * U.shape[1]
-                self._cache[("gram-numpy",)] = gram
-            self.extra_flops += float(gram.size) * max(int(source[1]) - 1, 0)
-            return gram ** int(source[1])
-        raise ValueError(f"unknown network source {source!r}")
+        """The float64 host array of one network source, by its kind (:data:`_SOURCE_BUILDERS`)."""
+        builder = _SOURCE_BUILDERS.get(source[0])
+        if builder is None:
+            raise ValueError(f"unknown network source {source!r}")
+        return getattr(self, builder)(source)
+
+    def _dense_source(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        """``("dense", key)``: the d^k tensor; built from factored weights (2 m d^k FLOPs,
+        charged) unless the object holds it (advice) or has no U."""
+        for o in self.objects:
+            U = getattr(o, "U", None)
+            degree = int(o.degree_of(source[1])) if hasattr(o, "degree_of") else 0
+            if U is not None and degree > 0 and source[1] not in getattr(o, "advice", {}):
+                self.dense_build_flops += 2.0 * U.shape[0] * float(U.shape[1]) ** degree
+        return self._stack(lambda o: o.dense(source[1]))
+
+    def _weights_source(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        """``("weights", key)``: the vertex weights lambda_key (m,)."""
+        return self._stack(lambda o: o.weights(source[1]))
+
+    def _units_source(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        """``("U",)``: the unit rows (m, d), shared by the batch."""
+        return np.asarray(self.objects[0].U, dtype=np.float64)
+
+    def _gram_source(self, source: tuple[Hashable, ...]) -> np.ndarray:
+        """``("gram", p)``: the Hadamard power ``(U U^T)^{(o) p}``; ``U U^T`` costs 2 m^2 d once,
+        each power m^2 (p - 1) FLOPs, charged to ``extra_flops``."""
+        U = self._units_source(source)
+        gram = self._cache.get(("gram-numpy",))
+        if gram is None:
+            gram = U @ U.T
+            self.extra_flops += 2.0 * U.shape[0] ** 2 * U.shape[1]
+            self._cache[("gram-numpy",)] = gram
+        self.extra_flops += float(gram.size) * max(int(source[1]) - 1, 0)
+        return gram ** int(source[1])
 
     def numpy_array(self, source: tuple[Hashable, ...]) -> np.ndarray:
         """The float64 numpy array for one source, built (and its cost charged) once; what an
@@ -196,25 +128,25 @@ class ArrayProvider:
         return arr
 
     def _on_device(self, source: tuple[Hashable, ...]) -> Any:
-        """torch: a dense vertex tensor held in factored form is built on the device from U and
+        """A backend with a device builder (torch): a dense vertex tensor held in factored form
+        (its object's ``representation(key)`` holds no dense vertex, i.e. ``"factored"``) is built on the device from U and
         its weights (no d^k host array, no d^k transfer); None when that does not apply."""
-        if self.backend != "torch" or source[0] != "dense" or ("numpy-source", source) in self._cache:
+        build = self._factored_dense
+        if build is None or source[0] != "dense" or ("numpy-source", source) in self._cache:
             return None
         key = source[1]
         built = []
         for o in self.objects:
             rep = getattr(o, "representation", None)
             U = getattr(o, "U", None)
-            if U is None or not callable(rep) or rep(key) != "factored" or int(o.degree_of(key)) < 1:
+            if U is None or not callable(rep) or lookup_representation(rep(key)).needs_dense or int(o.degree_of(key)) < 1:
                 return None
-        import torch
-
         for o in self.objects:
             k = int(o.degree_of(key))
             U = np.asarray(o.U, dtype=np.float64)
-            built.append(torch_factored_dense(o.weights(key), U, k, self.dtype, self.device))
+            built.append(build(o.weights(key), U, k, self.dtype, self.device))
             self.dense_build_flops += 2.0 * U.shape[0] * float(U.shape[1]) ** k
-        return torch.stack(built) if self.batch else built[0]
+        return autoray.do("stack", built, like=self.backend) if self.batch else built[0]
 
     def get(self, source: tuple[Hashable, ...]) -> Any:
         """The backend array for one source (built on first request; dense torch tensors of

@@ -4,37 +4,40 @@
 
 Each diagram becomes a tensor network (:mod:`shinnet.contract.network`), gets a cotengra path
 (:mod:`shinnet.contract.pathcache`) in the cheapest representation that fits memory
-(:mod:`shinnet.contract.planner`), is optionally pruned by its operator-norm bound
-(:mod:`shinnet.contract.bounds`), and is contracted on the chosen backend.  The values are
-grouped by largest vertex degree into the partial sums over K
-(:mod:`shinnet.contract.diagnostics`).
+(:mod:`shinnet.contract.representations`), is optionally pruned by its operator-norm bound
+(:mod:`shinnet.contract.bounds`), and is contracted on the chosen backend.  The pruning and
+summing is the loop shared with the resummed expansion (:mod:`shinnet.contract.summing`);
+:class:`DiagramTerms` supplies a diagram's bound and value.  The values are grouped by largest
+vertex degree into the partial sums over K (:mod:`shinnet.contract.diagnostics`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
 import time
-from typing import Any, Mapping, Sequence
+from collections import Counter
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import cotengra as ctg
 import numpy as np
+from tqdm.auto import tqdm
 
 from shinnet.contract.backends import ArrayProvider, to_numpy
 from shinnet.contract.bounds import NormTable, SplitBounds, best_bound, order_factors
 from shinnet.contract.diagnostics import convergence_report, partial_sums, warn_if_diverging
 from shinnet.contract.memory_guard import MemoryGuard
 from shinnet.contract.executor import PlanRunner, as_diagram_executor
+from shinnet.contract.families import frobenius_family
 from shinnet.contract.network import vertex_keys
+from shinnet.contract.options import ContractOptions
 from shinnet.contract.ordered import contract_in_order
 from shinnet.contract.pathcache import PathCache
-from shinnet.contract.planner import PlanContext, plan_diagram
-from shinnet.contract.result import CumulantResult, DiagramRecord
+from shinnet.contract.representations import PlanContext, plan_diagram
+from shinnet.contract.result import CumulantResult
+from shinnet.contract.summing import SummingLoop, assemble_result, squeezer
+from shinnet.contract.vertices import sizes
+from shinnet.enumerate import diagrams as enumerate_diagrams
 
-__all__ = ["run_engine", "resolve_diagrams"]
-
-_TOL_MODES = ("absolute", "relative")
-_CONTRACT_MODES = ("tree", "ordered")
-
+__all__ = ["run_engine", "resolve_diagrams", "DiagramTerms"]
 
 def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any,
                      progress: bool = False) -> dict[int, list[Any]]:
@@ -46,10 +49,6 @@ def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any,
     """
     out: dict[int, list[Any]] = {n: [] for n in range(2, order + 1)}
     if diagrams is None:
-        from tqdm.auto import tqdm
-
-        from shinnet.enumerate import diagrams as enumerate_diagrams
-
         with tqdm(total=(order - 1) * max_degree, disable=not progress, desc="enumerating diagrams",
                   leave=False) as bar:
             for n in range(2, order + 1):
@@ -68,65 +67,50 @@ def resolve_diagrams(order: int, max_degree: int, diagrams: Any, degree_of: Any,
     return out
 
 
-def _sizes(obj: Any) -> tuple[int, int | None]:
-    """(d, m); m is None when only dense vertices can be used: dense-only objects, and objects
-    carrying dense advice (advice overrides factored weights, so factored/gram networks would
-    contract the wrong tensors)."""
-    U = getattr(obj, "U", None)
-    if U is not None and not getattr(obj, "advice", None):
-        U = np.asarray(U)
-        return int(U.shape[1]), int(U.shape[0])
-    if U is not None:
-        return int(np.asarray(U).shape[1]), None
-    return int(np.asarray(obj.dense(1)).shape[0]), None
-
-
 def run_engine(
     objects: Sequence[Any],
     batch: bool,
     order: int,
     max_degree: int,
+    options: ContractOptions,
     *,
-    tol: float = 0.0,
-    tol_mode: str = "absolute",
-    backend: str = "numpy",
-    representation: str = "auto",
-    contract_mode: str = "tree",
-    dtype: str = "float64",
-    device: str | None = None,
     diagrams: Any = None,
-    cache: PathCache | None = None,
-    memory_limit: float = 2.0**31,
-    gram_max_m: int = 2048,
-    compute_bounds: bool | None = None,
-    hypercontractive: bool | None = None,
     exact_variance: float | None = None,
-    warn: bool = True,
-    progress: bool = False,
-    executor: Any = None,
-    split_bounds: bool | None = None,
 ) -> CumulantResult:
-    """Shared core of :func:`shinnet.contract.cumulants` and ``cumulants_batch``; see there."""
+    """Cumulants ``kappa_1..kappa_order`` of the degree expansion truncated at vertex degree
+    ``<= max_degree`` (MATH.md sections 3-5): the shared core of :func:`shinnet.cumulants` and
+    ``cumulants_batch``.
+
+    Parameters
+    ----------
+    objects : sequence of vertex tensors
+        One (``batch`` False) or B objects satisfying :class:`shinnet.contract.vertices.VertexTensors`
+        (a batch shares ``U``; only the weights vary).
+    batch : bool
+    order, max_degree : int
+    options : ContractOptions
+        ``gram_max_m`` None means 2048.
+    diagrams : optional
+        As for :func:`resolve_diagrams`.
+    exact_variance : float, optional
+        ``Var f``: reported as the n = 2 report's ``exact_tail``.
+    """
+    backend, representation, contract_mode = options.backend, options.representation, options.contract_mode
+    dtype, device = options.dtype, options.device
     t_start = time.perf_counter()
     if int(order) != order or order < 1:
         raise ValueError(f"order must be an integer >= 1, got {order!r}")
     if int(max_degree) != max_degree or max_degree < 1:
         raise ValueError(f"max_degree must be an integer >= 1, got {max_degree!r}")
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    if tol_mode not in _TOL_MODES:
-        raise ValueError(f"tol_mode must be one of {_TOL_MODES}, got {tol_mode!r}")
-    if contract_mode not in _CONTRACT_MODES:
-        raise ValueError(f"contract_mode must be one of {_CONTRACT_MODES}, got {contract_mode!r}")
     if contract_mode == "ordered" and batch:
         raise ValueError("contract_mode='ordered' (early stopping) supports single models only, not batches")
-    if batch and tol > 0 and tol_mode == "relative":
+    if batch and options.relative:
         raise ValueError("tol_mode='relative' is not supported for batches; use an absolute tolerance")
-    dex = as_diagram_executor(executor)
+    dex = as_diagram_executor(options.executor)
     if dex is not None and contract_mode == "ordered":
         raise ValueError("executor= runs cotengra tree contractions; contract_mode='ordered' (early stop) is serial only")
     first = objects[0]
-    d, m = _sizes(first)
+    d, m = sizes(first)
     B = len(objects)
     if batch and m is not None:
         U0 = np.asarray(first.U)
@@ -135,140 +119,32 @@ def run_engine(
                 raise ValueError("a batch must share the first layer (identical U); only the second layer may vary")
     provider = ArrayProvider(objects, batch, backend=backend, dtype=dtype, device=device)
     runner = None if dex is None else PlanRunner(dex, provider.numpy_array, backend, dtype, device)
-    cache = PathCache() if cache is None else cache
+    cache = PathCache() if options.cache is None else options.cache
     search0 = cache.search_time
-    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of, progress=progress)
+    per_order = resolve_diagrams(order, max_degree, diagrams, first.degree_of, progress=options.progress)
     # the whole request against the memory this process may use, before any array (issue 10, item 6)
-    guard = MemoryGuard(float(memory_limit), provider.itemsize)
+    guard = MemoryGuard(float(options.memory_limit), provider.itemsize)
     guard.check_request(per_order, representation, d, B, first.degree_of, vertex_keys)
     key_uses = Counter(key for dgs in per_order.values() for dg in dgs for key in set(vertex_keys(dg)))
     ctx = PlanContext(
         d=d, m=m, degree_of=first.degree_of, has_dense=callable(getattr(first, "dense", None)),
-        itemsize=provider.itemsize, memory_limit=guard.limit, gram_max_m=int(gram_max_m),
+        itemsize=provider.itemsize, memory_limit=guard.limit,
+        gram_max_m=2048 if options.gram_max_m is None else int(options.gram_max_m),
         batch=B if batch else None, cache=cache, key_uses=dict(key_uses),
     )
-    need_bounds = (tol > 0) if compute_bounds is None else bool(compute_bounds)
-    if contract_mode == "ordered":
-        need_bounds = True
+    need_bounds = options.need_bounds
     table = NormTable(objects)
     total = sum(len(v) for v in per_order.values())
-    splitter = None
-    if need_bounds and contract_mode == "tree" and bool(split_bounds):
-        def norm_value(net: Any) -> tuple[np.ndarray, float]:
-            plan = plan_diagram(net, representation, ctx)
-            arrays = provider.arrays(plan.network.sources)
-            raw = plan.tree.contract(arrays, backend=backend) if len(arrays) > 1 else _single(arrays[0], plan)
-            return np.atleast_1d(to_numpy(raw)).reshape(B), plan.cost
-
-        splitter = SplitBounds(norm_value, first.degree_of, B)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, disable=not progress, desc="diagrams", leave=False)
-    t_contract = 0.0
-    t_bounds = 0.0
-    flops = 0.0
-    records: list[DiagramRecord] = []
-    budgets: dict[int, np.ndarray] = {}
-    for n in range(2, order + 1):
-        diags = per_order[n]
-        weights = np.array([float(dg.weight) for dg in diags])
-        t0 = time.perf_counter()
-        if need_bounds:
-            bb = [best_bound(dg, table) for dg in diags]
-            bounds = np.array([b[0] for b in bb]).reshape(len(diags), B)
-            orders = [b[1] for b in bb]
-            if splitter is not None:  # the absolute slack covers rounding of near-zero half norms
-                split = np.array([splitter.bound(dg) for dg in diags]).reshape(len(diags), B)
-                bounds = np.minimum(bounds, split + 1e-12 * bounds)
-        else:
-            bounds = np.full((len(diags), B), np.nan)
-            orders = [tuple(range(int(dg.order))) for dg in diags]
-        t_bounds += time.perf_counter() - t0
-        weighted = np.abs(weights)[:, None] * bounds
-        if tol > 0 and tol_mode == "relative":
-            idx = list(np.argsort(-weighted.max(axis=1), kind="stable"))
-        else:
-            idx = list(range(len(diags)))
-        suffix = np.zeros((len(idx) + 1, B))
-        if tol > 0 and tol_mode == "relative":
-            for pos in range(len(idx) - 1, -1, -1):
-                suffix[pos] = suffix[pos + 1] + weighted[idx[pos]]
-        running = np.zeros(B)
-        budget = np.zeros(B)
-        cut = False
-        ahead: dict[int, tuple[Any, np.ndarray]] = {}  # executor: planned and evaluated ahead of the loop
-        first_record = len(records)
-        for pos, i in enumerate(idx):
-            dg = diags[i]
-            deg_max = max(int(first.degree_of(k)) for k in vertex_keys(dg))
-            if tol > 0 and not cut:
-                if tol_mode == "absolute":
-                    prune = bool(np.all(weighted[i] < tol))
-                else:
-                    cut = bool(np.all(suffix[pos] < tol * np.abs(running)))
-                    prune = cut
-            else:
-                prune = cut
-            if prune:
-                budget = budget + weighted[i]
-                records.append(DiagramRecord(dg, n, np.zeros(B), dg.weight, np.zeros(B), bounds[i], 0.0, "-",
-                                             True, False, weighted[i].copy(), deg_max))
-                bar.update(1)
-                continue
-            if contract_mode == "ordered":
-                threshold = tol if tol_mode == "absolute" else tol * float(abs(running[0]))
-                arrays = [provider.get(("dense", k)) for k in vertex_keys(dg)]
-                t0 = time.perf_counter()
-                outcome = contract_in_order(
-                    dg, orders[i], arrays, [float(f[0]) for f in order_factors(dg, orders[i], table)],
-                    d=d, weight=abs(float(dg.weight)), threshold=threshold,
-                    memory_items=float(memory_limit) / provider.itemsize,
-                )
-                t_contract += time.perf_counter() - t0
-                value = np.array([outcome.value])
-                flops += outcome.flops
-                stop_budget = np.array([outcome.budget])
-                budget = budget + stop_budget
-                contrib = float(dg.weight) * value
-                records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], outcome.flops, "ordered",
-                                             False, outcome.stopped_early, stop_budget, deg_max, outcome.max_size))
-            elif runner is not None:
-                if i not in ahead:
-                    skip = (lambda j: bool(np.all(weighted[j] < tol))) if tol > 0 and tol_mode == "absolute" else None
-                    t0, s0 = time.perf_counter(), cache.search_time
-                    ahead.update(runner.wave(idx[pos:], skip, lambda j: plan_diagram(diags[j], representation, ctx),
-                                             dex.wave_seconds if tol > 0 and tol_mode == "relative" else np.inf))
-                    t_contract += time.perf_counter() - t0 - (cache.search_time - s0)
-                plan, raw_value = ahead.pop(i)
-                value = raw_value.reshape(B)
-            else:
-                plan = plan_diagram(dg, representation, ctx)
-                guard.check_plan(plan, provider._cache, dg.key)
-                t0 = time.perf_counter()
-                try:
-                    arrays = provider.arrays(plan.network.sources)
-                    raw = plan.tree.contract(arrays, backend=backend) if len(arrays) > 1 else _single(arrays[0], plan)
-                except MemoryError as exc:  # numpy/torch ran out: say what was held and asked
-                    raise guard.wrap(exc, dg.key, provider._cache) from exc
-                value = np.atleast_1d(to_numpy(raw)).reshape(B)
-                t_contract += time.perf_counter() - t0
-            if contract_mode != "ordered":
-                flops += plan.cost
-                contrib = float(dg.weight) * value
-                records.append(DiagramRecord(dg, n, value, dg.weight, contrib, bounds[i], plan.cost,
-                                             plan.network.representation, False, False, np.zeros(B), deg_max,
-                                             plan.max_size))
-            running = running + records[-1].contribution
-            bar.update(1)
-        budgets[n] = budget
-        # one record per diagram, back in enumeration order: kappa_n is then summed in the same
-        # order whatever the processing order (relative pruning sorts by bound), so a pruned run
-        # differs from the full one by the dropped terms only, not by summation-order rounding
-        block = records[first_record:]
-        records[first_record:] = [block[p] for p in np.argsort(np.asarray(idx, dtype=np.int64), kind="stable")]
-    bar.close()
+    terms = DiagramTerms(table, provider, ctx, guard, options, d, runner)
+    if need_bounds and contract_mode == "tree" and bool(options.split_bounds):
+        terms.splitter = SplitBounds(terms.norm_value, first.degree_of, B)
+    splitter = terms.splitter
+    loop = SummingLoop(terms, options, B, total, "diagrams")
+    budgets = {n: loop.order(n, per_order[n]) for n in range(2, order + 1)}
+    loop.close()
     cache.flush()
+    records = loop.records
+    flops = terms.flops
     if splitter is not None:  # the half norms are contractions: charged like any
         flops += splitter.flops
 
@@ -277,47 +153,134 @@ def run_engine(
         kappa[n] = sum((r.contribution for r in records if r.order == n), np.zeros(B))
     sums = {n: partial_sums([r for r in records if r.order == n], int(max_degree), np.zeros(B))
             for n in range(2, order + 1)}
+    hypercontractive = options.hypercontractive
     if hypercontractive is None:
         hypercontractive = need_bounds or m is None or m <= 16384
     frob = None
     if hypercontractive and not batch:
         if _degree_keys(first) and max_degree >= 2:
             frob = {k: float(table.norm(k, 0)[0]) for k in (int(max_degree) - 1, int(max_degree))}
-    squeeze = (lambda x: float(np.asarray(x).reshape(-1)[0])) if not batch else (lambda x: np.asarray(x, dtype=np.float64))
+    squeeze = squeezer(batch)
     reports = {n: convergence_report(n, [squeeze(s) for s in sums[n]], frob,
                                      exact_variance if n == 2 and not batch else None)
                for n in range(2, order + 1)}
-    if warn:
+    if options.warn:
         warn_if_diverging(reports)
-    out_records = tuple(
-        DiagramRecord(r.diagram, r.order, squeeze(r.value), r.weight, squeeze(r.contribution), squeeze(r.bound),
-                      r.flops, r.representation, r.pruned, r.stopped_early, squeeze(r.budget), r.max_degree,
-                      r.max_intermediate)
-        for r in records
+    build = float(sum(float(getattr(o, "build_flops", 0.0)) for o in objects)) + provider.dense_build_flops
+    return assemble_result(
+        records, batch, kappa, budgets, sums, reports,
+        flops=(flops + provider.extra_flops, provider.extra_flops, build),
+        seconds=(time.perf_counter() - t_start, cache.search_time - search0, terms.t_contract, loop.t_bounds),
+        settings={"expansion": "degree", "order": int(order), "max_degree": int(max_degree), "tol": float(options.tol),
+                  "tol_mode": options.tol_mode, "backend": backend, "representation": representation,
+                  "contract_mode": contract_mode, "dtype": dtype, "device": provider.device,
+                  "batch": B if batch else None, "d": d, "m": m,
+                  "split_norms": splitter.n_norms if splitter is not None else 0,
+                  **({"family_pruned": loop.n_family_pruned, "term_bounds": loop.n_term_bounds}
+                     if options.family_bounds else {})},
     )
-    t_total = time.perf_counter() - t_start
-    t_search = cache.search_time - search0
-    timings = {"path_search": t_search, "contraction": t_contract, "bounds": t_bounds,
-               "overhead": max(t_total - t_search - t_contract - t_bounds, 0.0), "total": t_total}
-    return CumulantResult(
-        kappa={n: squeeze(v) for n, v in kappa.items()},
-        diagrams=out_records,
-        flops=flops + provider.extra_flops,
-        setup_flops=provider.extra_flops,
-        build_flops=float(sum(float(getattr(o, "build_flops", 0.0)) for o in objects)) + provider.dense_build_flops,
-        pruned_budget={n: squeeze(v) for n, v in budgets.items()},
-        n_evaluated=sum(1 for r in records if not r.pruned),
-        n_pruned=sum(1 for r in records if r.pruned),
-        n_stopped_early=sum(1 for r in records if r.stopped_early),
-        partial_sums={n: [squeeze(s) for s in v] for n, v in sums.items()},
-        convergence=reports,
-        timings=timings,
-        settings={"expansion": "degree", "order": int(order), "max_degree": int(max_degree), "tol": float(tol),
-                  "tol_mode": tol_mode,
-                  "backend": backend, "representation": representation, "contract_mode": contract_mode,
-                  "dtype": dtype, "device": provider.device, "batch": B if batch else None, "d": d, "m": m,
-                  "split_norms": splitter.n_norms if splitter is not None else 0},
-    )
+
+
+class DiagramTerms:
+    """The degree expansion's :class:`shinnet.contract.summing.TermEvaluator`: a diagram's
+    operator-norm bound (best vertex order, optionally tightened by split bounds) and its value
+    (planned in the cheapest representation that fits, contracted on the backend; or dense
+    vertices in the bound-minimising order with an early stop, ``contract_mode="ordered"``).
+
+    ``flops`` and ``t_contract`` accumulate the contractions' cost and seconds (path searches
+    excluded); the vertex order of each bounded diagram is kept for the ordered mode.
+    """
+
+    def __init__(self, table: NormTable, provider: ArrayProvider, ctx: PlanContext, guard: MemoryGuard,
+                 options: ContractOptions, d: int, runner: PlanRunner | None) -> None:
+        self.table, self.provider, self.ctx, self.guard, self.d, self.runner = table, provider, ctx, guard, d, runner
+        self.representation, self.backend = options.representation, options.backend
+        self.memory_items = float(options.memory_limit) / provider.itemsize
+        self.B = len(provider.objects)
+        self.degree_of = ctx.degree_of
+        self.splitter: SplitBounds | None = None
+        self.wave_seconds = None if runner is None else runner.executor.wave_seconds
+        self.flops = self.t_contract = 0.0
+        self._orders: dict[int, tuple[int, ...]] = {}
+        self._families: dict[Any, np.ndarray] = {}
+
+    def max_degree(self, dg: Any) -> int:
+        """Largest vertex degree of ``dg`` (its partial sum over K)."""
+        return max(int(self.degree_of(k)) for k in vertex_keys(dg))
+
+    def family(self, dg: Any) -> tuple[Any, np.ndarray]:
+        """The family of ``dg`` (multiset of vertex keys, i.e. its degree sequence) and its power
+        counting bound ``prod_v ||T_{k_v}||_F`` (B,) (:mod:`shinnet.contract.families`)."""
+        return frobenius_family(vertex_keys(dg), self.table, self._families)
+
+    def bound(self, dg: Any) -> np.ndarray:
+        """``min over vertex orders prod_t ||mat(T_t)||_op`` (B,), and the split bound when on."""
+        bound, order, _ = best_bound(dg, self.table)
+        self._orders[id(dg)] = order
+        if self.splitter is None:
+            return bound
+        bound = np.asarray(bound).reshape(self.B)  # absolute slack: rounding of near-zero half norms
+        return np.minimum(bound, np.asarray(self.splitter.bound(dg)).reshape(self.B) + 1e-12 * bound)
+
+    def _contract(self, plan: Any) -> np.ndarray:
+        arrays = self.provider.arrays(plan.network.sources)
+        raw = plan.tree.contract(arrays, backend=self.backend) if len(arrays) > 1 else _single(arrays[0], plan)
+        return np.atleast_1d(to_numpy(raw)).reshape(self.B)
+
+    def norm_value(self, net: Any) -> tuple[np.ndarray, float]:
+        """A split half's squared norm (a network planned like a diagram) and its cost."""
+        plan = plan_diagram(net, self.representation, self.ctx)
+        return self._contract(plan), plan.cost
+
+    def value(self, dg: Any) -> tuple[np.ndarray, str, float, int]:
+        """``val(G)`` (B,), its representation, cost and largest intermediate."""
+        plan = plan_diagram(dg, self.representation, self.ctx)
+        self.guard.check_plan(plan, self.provider._cache, dg.key)
+        t0 = time.perf_counter()
+        try:
+            value = self._contract(plan)
+        except MemoryError as exc:  # numpy/torch ran out: say what was held and asked
+            raise self.guard.wrap(exc, dg.key, self.provider._cache) from exc
+        self.t_contract += time.perf_counter() - t0
+        self.flops += plan.cost
+        return value, plan.network.representation, plan.cost, plan.max_size
+
+    def prefetch(self, items: Iterable[tuple[int, Any]], wave_seconds: float) -> dict[int, Any]:
+        """Plan ``items`` in order until ``wave_seconds`` of work and evaluate them on the executor."""
+        held: dict[int, Any] = {}
+
+        def keys() -> Iterator[int]:
+            for j, dg in items:
+                held[j] = dg
+                yield j
+
+        cache = self.ctx.cache
+        t0, s0 = time.perf_counter(), cache.search_time
+        out = self.runner.wave(keys(), None, lambda j: plan_diagram(held[j], self.representation, self.ctx),
+                               wave_seconds)
+        self.t_contract += time.perf_counter() - t0 - (cache.search_time - s0)
+        return out
+
+    def value_ahead(self, dg: Any, payload: tuple[Any, np.ndarray]) -> tuple[np.ndarray, str, float, int]:
+        """:meth:`value` from a :meth:`prefetch` payload ``(plan, value)``."""
+        plan, raw = payload
+        self.flops += plan.cost
+        return raw.reshape(self.B), plan.network.representation, plan.cost, plan.max_size
+
+    def value_ordered(self, dg: Any, threshold: float) -> tuple[np.ndarray, str, float, int, bool, np.ndarray]:
+        """Dense vertices contracted in the bound-minimising order, stopping once ``|weight|``
+        times the remaining bound is below ``threshold`` (:func:`contract_in_order`)."""
+        order = self._orders[id(dg)]
+        arrays = [self.provider.get(("dense", k)) for k in vertex_keys(dg)]
+        t0 = time.perf_counter()
+        outcome = contract_in_order(
+            dg, order, arrays, [float(f[0]) for f in order_factors(dg, order, self.table)],
+            d=self.d, weight=abs(float(dg.weight)), threshold=threshold, memory_items=self.memory_items,
+        )
+        self.t_contract += time.perf_counter() - t0
+        self.flops += outcome.flops
+        return (np.array([outcome.value]), "ordered", outcome.flops, outcome.max_size, outcome.stopped_early,
+                np.array([outcome.budget]))
 
 
 def _degree_keys(obj: Any) -> bool:
@@ -330,6 +293,4 @@ def _degree_keys(obj: Any) -> bool:
 
 def _single(array: Any, plan: Any) -> Any:
     """A one-input network (no path): sum out its indices with cotengra's einsum."""
-    import cotengra as ctg
-
     return ctg.array_contract([array], plan.network.inputs, plan.network.output)

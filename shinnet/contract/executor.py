@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
+import cotengra as ctg
 import numpy as np
 
 from shinnet.contract.backends import converter, default_device, to_numpy
@@ -151,8 +152,6 @@ def run_task(jobs: Sequence[tuple[Any, tuple, tuple, tuple, dict]], arrays: dict
     for tree, sources, inputs, output, _ in jobs:
         args = [local[s] for s in sources]
         if tree is None:
-            import cotengra as ctg
-
             raw = ctg.array_contract(args, inputs, output)
         else:
             raw = tree.contract(args, backend=backend)

@@ -29,7 +29,7 @@ import numpy as np
 from shinnet.contract.diagnostics import ConvergenceWarning
 
 __all__ = ["LambdaStar", "lambda_star", "ResummedReport", "resummed_report", "euler_partial_sums",
-           "warn_if_asymptotic", "SETTLE_FACTOR"]
+           "warn_if_asymptotic", "batch_reports", "SETTLE_FACTOR"]
 
 #: a series counts as settled once its pair size ``|t_E| + |t_{E-1}|`` fell to this fraction of its peak
 SETTLE_FACTOR = 0.5
@@ -262,3 +262,36 @@ def warn_if_asymptotic(reports: dict[int, ResummedReport]) -> None:
         ConvergenceWarning,
         stacklevel=3,
     )
+
+
+def batch_reports(terms: dict[int, list[np.ndarray]], lam: Any, exact_variance: Any, batch: bool,
+                  warn: bool) -> dict[int, Any]:
+    """Convergence reports from the terms ``kappa_n^[E]`` (arrays (B,) per E).
+
+    Single model: ``{n: ResummedReport}``.  Batch: ``{n: tuple of B ResummedReport}``, row b's
+    report at ``[n][b]`` (lambda* is shared, so every row's ``asymptotic`` agrees).  ``exact_variance``
+    is a float (single) or an array (B,) (batch), giving the n = 2 reports' ``exact_tail``.
+    With ``warn``, one :class:`ConvergenceWarning` when lambda* >= 1.
+    """
+    B = int(np.asarray(next(iter(terms.values()))[0]).shape[0]) if terms else 1
+    ev = None if exact_variance is None else np.broadcast_to(np.asarray(exact_variance, dtype=np.float64), (B,))
+
+    def row(n: int, b: int) -> Any:
+        return resummed_report(n, [float(t[b]) for t in terms[n]], lam.at(n),
+                               float(ev[b]) if (ev is not None and n == 2) else None)
+
+    if not batch:
+        reports = {n: row(n, 0) for n in terms}
+        if warn:
+            warn_if_asymptotic(reports)
+        return reports
+    out = {n: tuple(row(n, b) for b in range(B)) for n in terms}
+    bad = [n for n, reps in sorted(out.items()) if reps and reps[0].asymptotic]
+    if warn and bad:
+        warnings.warn(
+            f"resummed expansion (batch of {B} second layers): lambda* >= 1, so the series in the cosines is only "
+            "asymptotic (MATH.md section 8) for " + ", ".join(f"kappa_{n} (lambda*~{lam.at(n):.3g})" for n in bad)
+            + "; per-row best partial sums are in result.convergence[n][b].best_value",
+            ConvergenceWarning, stacklevel=3,
+        )
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from shinnet import defaults
+from shinnet.contract.representation_registry import is_auto, lookup_representation
 from shinnet.memory import RequestMemoryError, available_memory, format_bytes
 
 __all__ = ["MemoryGuard"]
@@ -56,7 +57,7 @@ class MemoryGuard:
     def check_request(self, per_order: dict[int, list[Any]], representation: str, d: int, batch: int,
                       degree_of: Any, vertex_keys: Any) -> None:
         """Refuse, before any work, a forced dense request whose dense tensors do not fit together."""
-        if representation != "dense":
+        if is_auto(representation) or not lookup_representation(representation).all_dense:
             return
         keys = {key for dgs in per_order.values() for dg in dgs for key in vertex_keys(dg)}
         need = sum(float(d) ** int(degree_of(k)) for k in keys if int(degree_of(k)) > 0) * self.itemsize * batch

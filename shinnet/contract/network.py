@@ -4,7 +4,9 @@ A diagram ``G`` (vertices with keys, edges ``(i, j, multiplicity)``) becomes a t
 in cotengra's ``array_contract`` form: ``inputs`` (one tuple of index names per array),
 ``output`` and ``size_dict``, plus a parallel tuple of *sources* saying which array each input
 is (so that the network can be searched for a path without any arrays).  A multi-edge of
-multiplicity ``m_e`` is ``m_e`` separate contracted index pairs.  Four representations:
+multiplicity ``m_e`` is ``m_e`` separate contracted index pairs.  Four representations
+(records of :mod:`shinnet.contract.representation_registry`; the network is built from a
+record's properties, ``hidden_units`` and ``dense_vertices``, never from its name):
 
 ``dense``
     vertex ``i`` is the symmetric ``d^{k_i}`` array ``dense(key_i)``; its legs are edge indices
@@ -29,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Hashable, Sequence
 
+from shinnet.contract.representation_registry import lookup_representation, representation_names
+
 __all__ = [
     "Network",
     "REPRESENTATIONS",
@@ -37,8 +41,10 @@ __all__ = [
     "vertex_legs",
 ]
 
-#: representations a caller may force; ``"auto"`` chooses among them per diagram
-REPRESENTATIONS = ("dense", "factored", "gram", "mixed")
+#: the degree expansion's representations registered with shinnet (a caller may force one;
+#: ``"auto"`` chooses among them per diagram); ``representation_names("degree")`` also lists
+#: those registered later
+REPRESENTATIONS = representation_names("degree")
 
 _BATCH = "B"
 
@@ -58,7 +64,7 @@ class Network:
         One entry per input: ``("dense", key)``, ``("weights", key)``, ``("U",)`` or
         ``("gram", power)``; the array provider turns these into arrays.
     representation : str
-        One of :data:`REPRESENTATIONS`.
+        The name of a registered ``"degree"`` representation (:data:`REPRESENTATIONS`).
     """
 
     inputs: tuple[tuple[str, ...], ...]
@@ -140,7 +146,8 @@ def build_network(
     ----------
     diagram : Diagram-like
         ``.order``, ``.edges`` (``(i, j, m_e)``), ``.degrees`` (or ``.vertex_keys``).
-    representation : {"dense", "factored", "gram", "mixed"}
+    representation : str
+        A registered ``"degree"`` representation ("dense", "factored", "gram", "mixed", ...).
     d, m : int
         Input dimension and hidden width (``m`` may be None for dense-only vertex objects).
     degree_of : callable
@@ -156,9 +163,8 @@ def build_network(
     Network
         Cost O(number of edge copies) to build.
     """
-    if representation not in REPRESENTATIONS:
-        raise ValueError(f"representation must be one of {REPRESENTATIONS} (or 'auto'), got {representation!r}")
-    if representation != "dense" and m is None:
+    rec = lookup_representation(representation, "degree")
+    if rec.needs_units and m is None:
         raise ValueError(f"representation {representation!r} needs factored vertices (U and weights), which are missing")
     legs = vertex_legs(diagram)
     keys = _check_degrees(diagram, legs, degree_of)
@@ -169,7 +175,7 @@ def build_network(
     inputs: list[tuple[str, ...]] = []
     sources: list[tuple[Any, ...]] = []
 
-    if representation == "gram":
+    if rec.hidden_units:
         for v, key in enumerate(keys):
             size_dict[f"h{v}"] = int(m)
             inputs.append(bidx + (f"h{v}",))
@@ -182,8 +188,7 @@ def build_network(
     threshold = m if mixed_threshold is None else mixed_threshold
     for v, key in enumerate(keys):
         k = len(legs[v])
-        dense_here = representation == "dense" or (representation == "mixed" and int(d) ** k <= threshold)
-        if dense_here:
+        if rec.holds_dense(k, d, threshold):
             inputs.append(bidx + tuple(legs[v]))
             sources.append(("dense", key))
         else:
@@ -195,51 +200,6 @@ def build_network(
                 inputs.append((h, leg))
                 sources.append(("U",))
     return Network(tuple(inputs), bidx, size_dict, tuple(sources), representation)
-
-
-def mixed_differs(degrees: Sequence[int], d: int, m: int) -> bool:
-    """Whether the ``mixed`` network differs from both ``dense`` and ``factored``: some but not
-    all vertices have ``d^k <= m`` (those are held dense)."""
-    n_dense = sum(1 for k in degrees if float(d) ** int(k) <= m)
-    return 0 < n_dense < len(degrees)
-
-
-def candidate_representations(
-    diagram: Any,
-    *,
-    d: int,
-    m: int | None,
-    degree_of: Any,
-    has_dense: bool,
-    itemsize: int,
-    memory_limit: float,
-    gram_max_m: int,
-    batch: int | None = None,
-) -> list[str]:
-    """Representations worth trying for ``diagram`` under ``"auto"``.
-
-    ``dense`` when every vertex array fits ``memory_limit`` bytes; ``gram`` (hidden-unit
-    space) when ``m <= gram_max_m``; the U-copy ``factored`` network only when ``gram`` is not
-    available, and ``mixed`` only when ``dense`` is not.  These are the *cheap* candidates:
-    :func:`shinnet.contract.planner.plan_diagram` adds factored and mixed when none fits or the
-    cheapest costs more than ``PlanContext.price_all_above`` (their path searches cost ~4 ms per
-    diagram, several times the others, which only pays off on expensive diagrams).
-    """
-    degrees = [int(degree_of(k)) for k in vertex_keys(diagram)]
-    bsz = 1 if batch is None else int(batch)
-    out = []
-    dense_ok = has_dense and all(float(d) ** k * itemsize * bsz <= memory_limit for k in degrees)
-    if dense_ok:
-        out.append("dense")
-    if m is not None:
-        gram_ok = m <= gram_max_m
-        if gram_ok:
-            out.append("gram")
-        else:
-            out.append("factored")
-        if has_dense and not dense_ok and mixed_differs(degrees, d, m):
-            out.append("mixed")
-    return out
 
 
 def network_signature(diagram: Any, network: Network) -> str:

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import cotengra as ctg
+from cotengra.pathfinders.path_basic import RandomGreedyOptimizer
 
 from shinnet.contract.network import Network
+from shinnet.contract.representation_registry import lookup_representation
 
 __all__ = ["PathCache", "default_optimizer"]
 
 
 def default_optimizer(representation: str = "factored", seed: int = 0) -> Any:
-    """The default path finder per representation (measured on the diagrams of kappa_3, kappa_4
+    """The default path finder per representation, by its record's ``search`` property (measured on the diagrams of kappa_3, kappa_4
     at K = 6, and of kappa_4 at K = 5, d = 32; see docs/contract.md):
 
     - ``dense`` (n inputs, no hyperindices): cotengra ``"auto"`` (exact; ~1 ms);
@@ -38,12 +40,11 @@ def default_optimizer(representation: str = "factored", seed: int = 0) -> Any:
     A fresh object is returned each time (the random-greedy optimiser keeps its best tree across
     calls, so one instance must not be shared between different networks).
     """
-    if representation == "dense":
+    search = lookup_representation(representation).search
+    if search == "exact":
         return "auto"
-    if representation == "gram":
+    if search == "greedy":
         return "greedy"
-    from cotengra.pathfinders.path_basic import RandomGreedyOptimizer
-
     return RandomGreedyOptimizer(max_repeats=8, seed=int(seed), parallel=False)
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -23,16 +24,18 @@ __all__ = ["source_label", "plot_plan", "tree_layout"]
 _DPI = 120
 
 
+#: network source kind -> its readable name (see the module docstring); other kinds print as is
+_SOURCE_LABELS: Mapping[str, Callable[[tuple[Any, ...]], str]] = MappingProxyType({
+    "weights": lambda src: f"weights {src[1]}",
+    "gram": lambda src: "Gram" if int(src[1]) == 1 else f"Gram^{src[1]}",
+    "dense": lambda src: f"shin_{src[1]}",
+})
+
+
 def source_label(source: tuple[Any, ...]) -> str:
     """A readable name of one network input's source (see the module docstring)."""
-    kind = source[0]
-    if kind == "weights":
-        return f"weights {source[1]}"
-    if kind == "gram":
-        return "Gram" if int(source[1]) == 1 else f"Gram^{source[1]}"
-    if kind == "dense":
-        return f"shin_{source[1]}"
-    return str(kind)
+    label = _SOURCE_LABELS.get(source[0])
+    return str(source[0]) if label is None else label(source)
 
 
 def tree_layout(tree: Any) -> tuple[dict[Any, tuple[float, float]], list[tuple[Any, Any, Any]]]:
@@ -59,7 +62,7 @@ def tree_layout(tree: Any) -> tuple[dict[Any, tuple[float, float]], list[tuple[A
 
 
 def _plot_tree(plan: Any, diagram: Any, file: Path) -> None:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional dependency, only for drawings
 
     tree, net = plan.tree, plan.network
     pos, steps = tree_layout(tree)
@@ -101,8 +104,8 @@ def _plot_tree(plan: Any, diagram: Any, file: Path) -> None:
 
 
 def _plot_network(plan: Any, diagram: Any, file: Path) -> None:
-    import matplotlib.pyplot as plt
-    import quimb.tensor as qtn
+    import matplotlib.pyplot as plt  # heavy optional dependency, only for drawings
+    import quimb.tensor as qtn  # heavy optional dependency, only for drawings
 
     net = plan.network
     tags = [f"{i}: {source_label(src)}" for i, src in enumerate(net.sources)]
@@ -127,7 +130,7 @@ def _size(net: Any, prefix: str) -> str:
 def plot_plan(plan: Any, diagram: Any, folder: Path, i: int) -> list[Path]:
     """Write ``<i>_tree.png`` (when there is more than one input) and ``<i>_network.png`` to
     ``folder``; returns the paths written."""
-    import matplotlib
+    import matplotlib  # heavy optional dependency, only for drawings
 
     matplotlib.use("Agg")
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ import opt_einsum
 from shinnet.contract.backends import ArrayProvider
 from shinnet.contract.engine import resolve_diagrams
 from shinnet.contract.pathcache import PathCache
-from shinnet.contract.planner import PlanContext, plan_diagram
+from shinnet.contract.plan_plots import plot_plan
+from shinnet.contract.representations import PlanContext, plan_diagram
 
 __all__ = ["PathRecord", "PathsReport", "paths", "paths_report", "RandomVertices"]
 
@@ -165,6 +166,4 @@ def paths_report(
 
 def _plot(plan: Any, diagram: Any, folder: Path, i: int) -> None:
     """Write the labelled tree and network PNGs (:mod:`shinnet.contract.plan_plots`)."""
-    from shinnet.contract.plan_plots import plot_plan
-
     plot_plan(plan, diagram, folder, i)

@@ -28,12 +28,14 @@ import cotengra as ctg
 from shinnet.contract.moebius import single_label
 from shinnet.contract.network import Network, batch_index, build_network, network_signature
 from shinnet.contract.pathcache import PathCache
+from shinnet.contract.representation_registry import is_auto, lookup_representation, representation_names
 from shinnet.enumerate.blocks import QuotientNetwork, moebius_terms
 
 __all__ = ["TermPlan", "ResummedPlanner", "hidden_network", "FORMS"]
 
-#: the forms a caller may force (``"auto"`` chooses per (G, p))
-FORMS = ("hidden", "dspace")
+#: the forms a caller may force (``"auto"`` chooses per (G, p)): the registered ``"resummed"``
+#: representations
+FORMS = representation_names("resummed")
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,10 @@ class ResummedPlanner:
                  terms_of: Callable[[Any], Sequence[tuple[QuotientNetwork, int]]] = moebius_terms) -> None:
         self.price_threshold = float(price_threshold)
         self.terms_of = terms_of
-        if form != "auto" and form not in FORMS:
-            raise ValueError(f"representation must be 'auto' or one of {FORMS} for the resummed expansion, "
-                             f"got {form!r}")
+        forced = None if is_auto(form) else lookup_representation(form, "resummed")
+        #: which forms are priced: both under "auto", else the forced one
+        self.try_hidden = forced is None or forced.hidden_units
+        self.try_dspace = forced is None or not forced.hidden_units
         self.d, self.m, self.blocks, self.cache, self.form = int(d), int(m), blocks, cache, form
         self.memory_limit, self.gram_max_m, self.itemsize = float(memory_limit), int(gram_max_m), int(itemsize)
         self.batch = None if batch is None else int(batch)
@@ -141,8 +144,9 @@ class ResummedPlanner:
         for rep in reps:
             net = build_network(q, rep, d=self.d, m=self.m, degree_of=self.blocks.degree_of, batch=self.batch)
             plan = _tree(self.cache, network_signature(q, net), net)
-            extra = self._dense_build(q) if rep == "dense" else 0.0
-            if rep == "gram":
+            record = lookup_representation(rep, "degree")
+            extra = self._dense_build(q) if record.all_dense else 0.0
+            if record.uses_gram:
                 extra = sum(float(self.m) ** 2 for _, _, mult in q.edges if mult not in self.paid_gram)
             if self._fits(plan) and plan.cost + extra < best_cost:
                 best, best_cost = plan, plan.cost + extra
@@ -161,7 +165,7 @@ class ResummedPlanner:
             if plan is None:
                 return float("inf")
             total += plan.cost
-            if plan.network.representation == "dense":
+            if lookup_representation(plan.network.representation).all_dense:
                 total += self._dense_build(q)
         return total
 
@@ -181,15 +185,16 @@ class ResummedPlanner:
     # ------------------------------------------------------------------ choice
     def choose(self, diagram: Any) -> tuple[str, TermPlan | None]:
         """``("hidden", plan)`` or ``("dspace", None)``; raises MemoryError when neither fits."""
-        hidden = self.hidden_plan(diagram) if self.form in ("auto", "hidden") else None
-        if self.form == "hidden" and hidden is None:
+        hidden = self.hidden_plan(diagram) if self.try_hidden else None
+        if not self.try_dspace and hidden is None:
             raise MemoryError(f"resummed class {diagram.key}: the hidden-unit form does not fit (m = {self.m}, "
                               f"gram_max_m = {self.gram_max_m}, memory_limit = {self.memory_limit:.3g} bytes)")
-        if self.form == "auto" and hidden is not None and self.hidden_cost(hidden, diagram) <= self.price_threshold:
+        both = self.try_hidden and self.try_dspace
+        if both and hidden is not None and self.hidden_cost(hidden, diagram) <= self.price_threshold:
             d_cost = float("inf")  # pricing the quotients (path searches) would cost more than the term
         else:
-            d_cost = self.dspace_cost(diagram) if self.form in ("auto", "dspace") else float("inf")
-        if hidden is not None and (self.form == "hidden" or self.hidden_cost(hidden, diagram) <= d_cost):
+            d_cost = self.dspace_cost(diagram) if self.try_dspace else float("inf")
+        if hidden is not None and (not self.try_dspace or self.hidden_cost(hidden, diagram) <= d_cost):
             self.paid_gram.update(int(mult) for _, _, mult in diagram.edges)
             return "hidden", hidden
         if d_cost == float("inf"):
@@ -201,9 +206,10 @@ class ResummedPlanner:
         """Record that quotient class q was evaluated (its dense blocks / Gram powers built)."""
         self.paid_quotients.add(q.key)
         plan = self.quotients.get(q.key)
-        if plan is not None and plan.network.representation == "dense":
+        record = None if plan is None else lookup_representation(plan.network.representation)
+        if record is not None and record.all_dense:
             self.paid_dense.update(q.blocks)
-        if plan is not None and plan.network.representation == "gram":
+        if record is not None and record.uses_gram:
             self.paid_gram.update(int(mult) for _, _, mult in q.edges)
 
 

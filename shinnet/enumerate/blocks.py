@@ -16,15 +16,13 @@ quotient networks with isomorphic label-coloured multigraphs have equal values, 
 aggregated into classes (:class:`QuotientNetwork`) with rational coefficients.
 
 Pure combinatorics: no tensors.  ``moebius_terms`` is memoised in-process; whole tables
-(:func:`moebius_table`, :func:`quotient_table`) are also cached on disk by
-``shinnet.enumerate.blocks_cache`` (one nauty call per (G, p, pi) when cold).
+(``moebius_table``, ``quotient_table``) live in ``shinnet.enumerate.blocks_cache``, which
+caches them on disk (one nauty call per (G, p, pi) when cold).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from typing import Sequence
 
@@ -38,9 +36,6 @@ __all__ = [
     "spanning_connected_sign",
     "connected_partitions",
     "moebius_terms",
-    "quotient_table",
-    "moebius_table",
-    "clear_moebius_memo",
 ]
 
 #: ``(sorted ((p_v, k_v), ...), legs)``: what a block tensor T_B depends on
@@ -195,28 +190,3 @@ def _moebius_terms(keys: tuple[tuple[int, int], ...], edges: tuple[tuple[int, in
         labels = [(tuple(sorted(keys[v] for v in block)), legs[b]) for b, block in enumerate(part)]
         out.append((QuotientNetwork.from_blocks(labels, mult), mu))
     return tuple(out)
-
-
-def quotient_table(
-    order: int, n_edges: int, *, cache: bool = True, cache_dir: str | os.PathLike[str] | None = None,
-) -> tuple[tuple[QuotientNetwork, Fraction], ...]:
-    """``kappa_order^[E] = sum_Q coefficient(Q) Net(Q)`` with ``E = n_edges`` (MATH.md section 8).
-
-    ``coefficient(Q) = sum over (G, p) with E edge copies and partitions pi with G/pi ~ Q of
-    weight(G, p) mu_G(pi)``.  Classes with zero total coefficient are dropped.  Sorted by key.
-    Built from the on-disk Moebius table (``cache``/``cache_dir`` as for
-    :func:`shinnet.enumerate.resummed_diagrams`), memoised in-process.
-    """
-    from shinnet.enumerate.blocks_cache import quotient_table_from_cache
-
-    return quotient_table_from_cache(order, n_edges, cache=cache, cache_dir=cache_dir)
-
-
-def __getattr__(name: str):
-    """Lazy re-export of :func:`moebius_table` and :func:`clear_moebius_memo` from
-    ``blocks_cache`` (which imports this module, so a top-level import would be circular)."""
-    if name in ("moebius_table", "clear_moebius_memo"):
-        from shinnet.enumerate import blocks_cache
-
-        return getattr(blocks_cache, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,16 +40,15 @@ import numpy as np
 import pynauty
 
 from shinnet.enumerate.blocks import QuotientNetwork, moebius_terms
-from shinnet.enumerate.cache import load_or_build, resolve_cache_dir
+from shinnet.enumerate.cache import gc_paused, load_or_build, resolve_cache_dir
 from shinnet.enumerate.resummed import RESUMMED_GENERATOR_VERSION, ResummedDiagram, resummed_diagrams
-from shinnet.enumerate.tables import _gc_paused
 
 __all__ = [
     "MOEBIUS_GENERATOR_VERSION",
     "MoebiusTerms",
     "moebius_table",
     "moebius_table_exact",
-    "quotient_table_from_cache",
+    "quotient_table",
     "clear_moebius_memo",
 ]
 
@@ -144,7 +143,7 @@ def _table(order: int, n_edges: int, cache_dir: str | None) -> Mapping[str, Moeb
     The collector is paused over the diagram-table load too: both allocate ~10^5 small tuples
     (measured at n = 6, E <= 8 right after a cold build: 1.0 s of collections otherwise).
     """
-    with _gc_paused():
+    with gc_paused():
         diagrams = resummed_diagrams(order, n_edges, cache=cache_dir is not None, cache_dir=cache_dir)
         diagrams = [d for d in diagrams if d.n_edges == n_edges]
         header = {
@@ -196,7 +195,7 @@ def moebius_table_exact(
 @lru_cache(maxsize=64)
 def _merged(order: int, max_edges: int, key: str | None) -> Mapping[str, MoebiusTerms]:
     merged: dict[str, MoebiusTerms] = {}
-    with _gc_paused():  # once over all E: re-enabling per table cost 0.8 s of full collections
+    with gc_paused():  # once over all E: re-enabling per table cost 0.8 s of full collections
         for e in range(max_edges + 1):
             merged.update(_table(order, e, key))
     return MappingProxyType(merged)
@@ -247,14 +246,14 @@ def _quotients(order: int, n_edges: int, key: str | None) -> tuple[tuple[Quotien
     return tuple((q, c) for _, (q, c) in sorted(acc.items()) if c != 0)
 
 
-def quotient_table_from_cache(
+def quotient_table(
     order: int, n_edges: int, *, cache: bool = True, cache_dir: str | Path | None = None,
 ) -> tuple[tuple[QuotientNetwork, Fraction], ...]:
     """``kappa_order^[E] = sum_Q coefficient(Q) Net(Q)`` from the cached Moebius table (MATH.md 8).
 
     ``coefficient(Q) = sum over (G, p) with E = n_edges and pi with G/pi ~ Q of weight(G, p)
-    mu_G(pi)``, exact; classes with zero coefficient dropped; sorted by ``Q.key``.  This is
-    the implementation behind :func:`shinnet.enumerate.blocks.quotient_table`.
+    mu_G(pi)``, exact; classes with zero coefficient dropped; sorted by ``Q.key``.  ``cache``/
+    ``cache_dir`` as for :func:`shinnet.enumerate.resummed_diagrams`; memoised in-process.
     """
     order, n_edges = _check(order, n_edges)
     return _quotients(order, n_edges, _key(cache, cache_dir))

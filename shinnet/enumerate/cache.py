@@ -21,6 +21,7 @@ relative to the working directory.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -28,12 +29,16 @@ import sys
 import tempfile
 import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
-__all__ = ["FILE_VERSION", "default_cache_dir", "resolve_cache_dir", "read_table", "write_table", "load_or_build"]
+__all__ = [
+    "FILE_VERSION", "default_cache_dir", "resolve_cache_dir", "read_table", "write_table", "load_or_build",
+    "gc_paused",
+]
 
 T = TypeVar("T")
 
@@ -185,3 +190,20 @@ def load_or_build(
     table = build()
     write_table(path, header, encode(table))
     return table
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while allocating many small acyclic objects.
+
+    Building 10^5 tuples otherwise triggers repeated full collections over everything the
+    process holds (measured: 1.7 s instead of 0.3 s to load the n = 6, K = 6 table).  The
+    previous state is restored on exit.  Shared by the diagram, resummed and Moebius tables.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

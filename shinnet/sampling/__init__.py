@@ -36,6 +36,6 @@ def importance_sampling(mlp: object, t: object, n_samples: int, seed: object = 0
     ``n_samples`` forward passes plus the dominating-point search (see docs/tails.md).  Imported on
     first call because :mod:`shinnet.tails` loads the contraction stack (cotengra).
     """
-    from shinnet.tails.importance import importance_sampling as _run
+    from shinnet.tails.importance import importance_sampling as _run  # lazy: cotengra stack
 
     return _run(mlp, t, n_samples, seed=seed, **kwargs)

@@ -4,6 +4,10 @@ The random stream is cut into fixed *blocks* of :func:`rng_block_rows` samples; 
 stream keyed ``ss`` is drawn from ``SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (i,))``
 (numpy: a PCG64 ``Generator``; torch: a ``torch.Generator`` seeded from it), so samples depend on
 (seed, d, backend) and never on the batch size.
+
+Backend names, default devices and the conversion of results to numpy go through the shared
+seam :mod:`shinnet.backends` (the one contraction uses); a sampler exists for numpy and torch.
+torch is imported lazily by the torch sampler (a heavy optional dependency).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import ndtri
 
+from shinnet.backends import backend as array_backend
+from shinnet.backends import to_numpy
 from shinnet.model import TwoLayerMLP
 from shinnet.sampling.inputs import child_seed
 
@@ -45,8 +51,7 @@ class _NumpyBackend:
     name = "numpy"
 
     def __init__(self, mlp: TwoLayerMLP, device: Any) -> None:
-        if device not in (None, "cpu"):
-            raise ValueError(f"backend='numpy' runs on the CPU only; got device={device!r} (use backend='torch')")
+        array_backend(self.name).check_device(device)
         self.mlp = mlp
         self.device = "cpu"
 
@@ -69,21 +74,15 @@ class _NumpyBackend:
     def to_numpy(values: list[Any]) -> np.ndarray:
         return np.array([float(v) for v in values])
 
-    @staticmethod
-    def array(x: Any) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64)
-
 
 class _TorchBackend:
     name = "torch"
 
     def __init__(self, mlp: TwoLayerMLP, device: Any) -> None:
-        import torch
+        import torch  # heavy optional dependency: only this sampler needs it
 
         self.torch = torch
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = torch.device(array_backend(self.name).device(device))
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for but torch sees no CUDA device")
         self.mlp = mlp
@@ -109,17 +108,17 @@ class _TorchBackend:
 
     def to_numpy(self, values: list[Any]) -> np.ndarray:
         torch = self.torch
-        return torch.stack([torch.as_tensor(v, dtype=torch.float64, device=self.device) for v in values]).cpu().numpy()
-
-    def array(self, x: Any) -> np.ndarray:
-        return x.detach().cpu().numpy().astype(np.float64) if hasattr(x, "detach") else np.asarray(x, dtype=np.float64)
+        return to_numpy(torch.stack([torch.as_tensor(v, dtype=torch.float64, device=self.device) for v in values]))
 
 
+#: the samplers of the array backends of :mod:`shinnet.backends` that can draw and run the model
 BACKENDS: dict[str, Callable[[TwoLayerMLP, Any], Any]] = {"numpy": _NumpyBackend, "torch": _TorchBackend}
 
 
 def make_backend(name: Any, mlp: TwoLayerMLP, device: Any) -> Any:
-    """The backend object ``name`` ("numpy" or "torch") for ``mlp`` on ``device``."""
+    """The sampler of array backend ``name`` ("numpy" or "torch") for ``mlp`` on ``device``."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")
+        array_backend(name)  # an unregistered name: "unknown backend ..., registered: ..."
+        raise ValueError(f"unknown backend {name!r} for sampling: backend {name!r} has no sampler; "
+                         f"choose one of {sorted(BACKENDS)}")
     return BACKENDS[name](mlp, device)

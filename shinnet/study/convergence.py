@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from shinnet import series
+from shinnet.expansions import cumulants
 from shinnet.model import TwoLayerMLP
 from shinnet.study.groundtruth import GroundTruth
 
@@ -29,8 +31,6 @@ def kappa_vs_k(
     One engine call at (order, max_degree); kappa_n(K) is its partial sum at degree K and
     ``flops`` the cost of the diagrams of order n with every degree <= K.
     """
-    from shinnet.contract import cumulants
-
     if order > max(truth.kappa):
         raise ValueError(f"the reference has kappa up to {max(truth.kappa)}, asked for order {order}")
     res = cumulants(mlp, order, max_degree, warn=False)
@@ -58,9 +58,6 @@ def series_order_study(
     shinnet's cumulants come from one engine call at (max_q + 2, max_degree); the Monte Carlo
     ones are the reference's k-statistics (up to kappa_6, so max_q <= 4).
     """
-    from shinnet import series
-    from shinnet.contract import cumulants
-
     if not 0 <= max_q <= 4:
         raise ValueError(f"max_q must be in 0..4 (Monte Carlo cumulants go up to kappa_6), got {max_q}")
     res = cumulants(mlp, max_q + 2, max_degree, warn=False)
@@ -88,8 +85,6 @@ def pruning_study(
     ``actual = |kappa_n(tol) - kappa_n(0)|`` (same truncation, nothing pruned), ``budget`` the
     engine's ``pruned_budget[n]``; section 5 guarantees ``actual <= budget`` up to rounding.
     """
-    from shinnet.contract import cumulants
-
     tols = sorted({0.0, *(float(t) for t in tols)})
     if tols[0] < 0:
         raise ValueError("tolerances must be >= 0")

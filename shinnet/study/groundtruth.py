@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from shinnet import activations
+from shinnet.enumerate.cache import resolve_cache_dir
 from shinnet.kstats import jackknife_stderr, kstat
 from shinnet.model import TwoLayerMLP
 from shinnet.sampling.control import exact_mean_f  # MATH.md section 2: shin_0, O(m d)
@@ -143,8 +144,6 @@ def cache_path(cache_dir: Path, fingerprint: str, seed: int) -> Path:
 
 
 def _resolve_cache_dir(cache_dir: Any) -> Path:
-    from shinnet.enumerate.cache import resolve_cache_dir
-
     return resolve_cache_dir(cache_dir)
 
 

@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from shinnet.study.race import model_medians
+
 __all__ = ["plot_race", "plot_expansions", "plot_kappa_vs_k", "plot_series_order", "plot_pruning", "PEER_STYLE"]
 
 _DPI = 100
@@ -133,8 +135,6 @@ def plot_expansions(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
     random/trained, output psi != identity).  Solid lines: degree; dashed: resummed; marker size
     grows with m.  Dotted black: Monte Carlo ``fps / F`` at the panel's median flops per sample.
     """
-    from shinnet.study.race import model_medians
-
     sub = [{**r, "kind": "random" if r["target"] == "random" else "trained"} for r in rows
            if r["output"] != "identity"]
     meds = model_medians(sub, ("kind", "output", "hidden", "d", "m"))

@@ -21,7 +21,7 @@ true error is smaller than it looks).
 Each distinct (expansion, N, K or E) of the ladder is one engine call (paths shared through one
 ``PathCache``); all outputs psi and series orders q reuse its cumulants.  Values, FLOPs and FLOPs
 with advice are exactly what ``shinnet.estimate(mlp, N, K, series_order=q)`` (or with
-``expansion="resummed", max_edges=E``) reports (checked in tests/test_study.py).  Which
+``expansion="resummed", max_edges=E``) reports (checked in tests/study/test_study.py).  Which
 expansion wins where: :mod:`shinnet.study.compare`.
 """
 
@@ -33,6 +33,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from shinnet import series
+from shinnet.contract import PathCache
+from shinnet.estimate import propagated_weights
+from shinnet.expansions import cumulants
 from shinnet.model import TwoLayerMLP
 from shinnet.reliability import truncation_signal
 from shinnet.study.groundtruth import ground_truths
@@ -129,10 +133,6 @@ def ladder_estimates(
     power shin tensors' vertex weights and the dense block tensors), as ``shinnet.estimate`` does.
     Cost: one ``shinnet.cumulants`` call per distinct (expansion, N, T); the series are O(q^2) each.
     """
-    from shinnet import series
-    from shinnet.contract import PathCache, cumulants
-    from shinnet.estimate import propagated_weights
-
     rungs = [normalise_rung(r) for r in ladder]
     if any(e == "degree" and T < 2 for e, _, T, _ in rungs):
         raise ValueError("degree rungs need max degree K >= 2 (the engine's partial sums start at K = 2)")

@@ -39,6 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+from shinnet import zoo
+from shinnet.enumerate.cache import resolve_cache_dir
 from shinnet.model import TwoLayerMLP
 
 __all__ = ["Grid", "ModelSpec", "PRESETS", "preset", "build_model", "DEFAULT_LADDER", "DEFAULT_RESUMMED_LADDER",
@@ -201,16 +203,12 @@ def build_model(spec: ModelSpec, cache_dir: Any = None, train_steps: int = 400, 
     (``TwoLayerMLP.save``), rebuilt if the file is unreadable.  Cost: random O(m d); trained
     about ``train_steps * 1024 * (2 m d + 6 m)`` FLOPs.
     """
-    from shinnet import zoo
-
     if spec.target == "random":
         return zoo.random_mlp(spec.d, spec.m, hidden=spec.hidden, seed=spec.seed, bias_scale=0.5, c=0.2)
     if spec.target not in zoo.TARGETS:
         raise ValueError(f"unknown target {spec.target!r}; use 'random' or one of {', '.join(zoo.TARGETS)}")
     path = None
     if use_cache:
-        from shinnet.enumerate.cache import resolve_cache_dir
-
         path = Path(resolve_cache_dir(cache_dir)) / "models" / f"{spec.key()}-t{int(train_steps)}.npz"
         if path.exists():
             try:

@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from shinnet.model import TwoLayerMLP
-from shinnet.series_tail import lugannani_rice
+from shinnet.series.tail import lugannani_rice
 from shinnet.tails.moments import DEFAULT_DEGREE, conditional_mean_var, conditional_third, split_model
 from shinnet.tails.unit_cgf import unit_cgf
 

@@ -1,0 +1,33 @@
+"""Vertex tensors of a two-layer MLP (MATH.md sections 2 and 8): the layer between the model and
+the contraction engine.
+
+- :mod:`shinnet.tensors.shin`: shin tensors ``T_k`` (Hermite coefficient tensors), factored
+  ``sum_j a_j h_k(j) w_j^(x)k`` and dense, with operator norms (:mod:`shinnet.tensors.norms`).
+- :mod:`shinnet.tensors.power_shin`: power-shin tensors ``K_{p,k}`` of the resummed expansion.
+- :mod:`shinnet.tensors.cumulant_vertices`: cumulant vertices of the series layer.
+- :mod:`shinnet.tensors.checks`: array validation shared by the builders.
+
+Everything here satisfies the vertex-tensor protocol of :mod:`shinnet.contract.vertices`.
+"""
+
+from __future__ import annotations
+
+from shinnet.tensors.shin import (
+    ShinTensors,
+    shin_tensors,
+)
+from shinnet.tensors.power_shin import (
+    PowerShinTensors,
+    PowerShinBatch,
+    power_shin_tensors,
+    power_shin_batch,
+    unit_cumulants,
+    check_second_layers,
+    hidden_unit_value,
+)
+from shinnet.tensors.cumulant_vertices import (
+    cumulant_vertices,
+    cumulant_vertices_flops,
+)
+
+__all__ = ["ShinTensors", "shin_tensors", "PowerShinTensors", "PowerShinBatch", "power_shin_tensors", "power_shin_batch", "unit_cumulants", "check_second_layers", "hidden_unit_value", "cumulant_vertices", "cumulant_vertices_flops"]
