@@ -15,6 +15,11 @@ conditioned ladder (``shinnet.budget.conditioned``: the planner as it was before
 became a candidate), in the same run:
 
     python benchmarks/bench_budget.py --targets relu_shift --baseline unconditioned
+
+``--baseline order2`` replaces it by today's walk with the conditioned ladder cut to its order-2
+(Gaussian inner) rungs, i.e. without the order-3 conditioned rungs (issue 13 item 4):
+
+    python benchmarks/bench_budget.py --targets relu_shift,max --budgets 1e8,1e9,3e9,1e10 --baseline order2
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ def _old_planner(rev: str):
     return mod
 
 
+def _order2_only(ladder):
+    """The conditioned ladder without its order-3 rungs (``(r, N, 3, K)``; order-2 rungs are ``(r, N)``)."""
+    if ladder is not None:
+        ladder.rungs = [g for g in ladder.rungs if len(g) == 2]
+    return ladder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--d", type=int, default=16)
@@ -59,7 +71,7 @@ def main() -> None:
     ap.add_argument("--reference-points", type=float, default=2**21)
     ap.add_argument("--old-rev", default="9d25ac0")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--baseline", choices=("old", "unconditioned"), default="old")
+    ap.add_argument("--baseline", choices=("old", "unconditioned", "order2"), default="old")
     args = ap.parse_args()
 
     import shinnet
@@ -94,17 +106,24 @@ def main() -> None:
                 row["new"] = {"value": est.value, "error": abs(est.value - ref.value),
                               "spent_over_budget": est.flops_with_advice / budget, "ran": best.label(),
                               "runs": len(ch.runs), "planned_error": ch.planned_error,
-                              "seconds": time.perf_counter() - t0}
+                              "seconds": time.perf_counter() - t0, "stop": ch.stop_reason,
+                              "walk": [{"ran": r.label(), "error": abs(r.value - ref.value), "score": r.score,
+                                        "spent": r.spent, "price": r.price.total} for r in ch.runs]}
+                for r in ch.runs[-4:]:  # the end of the walk: what the budget bought last
+                    print(f"    ran {r.label()}: err {abs(r.value - ref.value):.2e} score {r.score:.2e} "
+                          f"spent {r.spent:.3g} <= price {r.price.total:.3g}", flush=True)
             except BudgetError as exc:
                 row["new"] = {"refused": str(exc)[:120]}
             t0 = time.perf_counter()
-            if args.baseline == "unconditioned" and "refused" in row["new"]:
+            if args.baseline != "old" and "refused" in row["new"]:
                 rows.append(row)
                 print(f"  B={budget:.0e}: both refused ({row['new']['refused'][:60]}...)", flush=True)
                 continue
-            if args.baseline == "unconditioned":
+            if args.baseline != "old":
                 plain_walk = shinnet.budget.chooser.conditioned_ladder
-                shinnet.budget.chooser.conditioned_ladder = lambda *a, **k: None  # the walk without conditioning
+                shinnet.budget.chooser.conditioned_ladder = (
+                    (lambda *a, **k: None) if args.baseline == "unconditioned"  # the walk without conditioning
+                    else (lambda *a, **k: _order2_only(plain_walk(*a, **k))))
                 try:
                     est = shinnet.estimate(mlp, budget_flops=budget, cache=cache_old)
                 finally:

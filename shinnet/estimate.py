@@ -113,6 +113,10 @@ def estimate(
     condition : int or "auto"
         Condition on r active directions (MATH.md section 9): 0 (default) is this plain estimate;
         r >= 1 or ``"auto"`` runs :func:`shinnet.conditioning.estimate_conditioned` with the options above.
+    **cumulant_options
+        Further options of :func:`shinnet.cumulants` (``warn=False`` also silences
+        :class:`~shinnet.reliability.UnreliableEstimateWarning`; ``Estimate.reliable`` and
+        ``details["unreliable_reasons"]`` are set either way).
 
     Returns
     -------
@@ -194,7 +198,7 @@ def estimate(
         # nothing measures the non-Gaussian error and the budget above is not an error bar
         reasons = [*reasons, "order 2 keeps only the Gaussian approximation: no cumulant beyond kappa_2 was "
                              "computed, so nothing bounds the non-Gaussian error (use order >= 3)"]
-    if reasons:
+    if reasons and cumulant_options.get("warn", True):  # warn=False: Estimate.reliable still says it
         warnings.warn(
             f"estimate {float(value):.6g} is not reliable: its error budget {sum(budget.values()):.3g} does not bound "
             f"the error ({'; '.join(reasons)}). Compare with shinnet.monte_carlo, or raise order / max_degree.",

@@ -12,6 +12,7 @@ import shinnet
 from shinnet import activations, series, zoo
 from shinnet.hermite import gauss_hermite_rule
 from shinnet.budget import choose_settings, degree_cap
+from shinnet.reliability import UnreliableEstimateWarning
 
 
 def _quadrature_expectation(mlp: shinnet.TwoLayerMLP, g, nodes: int) -> float:
@@ -253,3 +254,16 @@ def test_estimate_and_cumulants_accept_a_torch_sequential():
     assert shinnet.cumulants(module, 3, 3).kappa[3] == shinnet.cumulants(mlp, 3, 3).kappa[3]
     with pytest.raises(TypeError, match="estimate needs a TwoLayerMLP or a torch nn.Sequential"):
         shinnet.estimate("model.npz")
+
+
+def test_warn_false_silences_the_unreliable_warning_but_not_the_flag():
+    """``warn=False`` reaches the reliability warning too; the flag and its reasons stay."""
+    mlp = zoo.random_mlp(4, 6, hidden="relu", output="relu", seed=3)
+    with pytest.warns(UnreliableEstimateWarning):
+        loud = shinnet.estimate(mlp, order=2, max_degree=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        quiet = shinnet.estimate(mlp, order=2, max_degree=3, warn=False)
+    assert not quiet.reliable and not loud.reliable
+    assert quiet.details["unreliable_reasons"] == loud.details["unreliable_reasons"]
+    assert float(quiet.value) == float(loud.value)

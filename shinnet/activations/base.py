@@ -85,6 +85,22 @@ class Activation(ABC):
         ndarray, shape (m, k_max + 1), float64.
         """
 
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """FLOPs :meth:`gaussian_derivative_means` ``(k_max, r, b)`` spends on m units, under the
+        convention of :mod:`shinnet.activations.flops` (docs/activations.md).
+
+        ``r`` (shape (m,), optional; None: m units of norm 1) matters for quadrature activations
+        (steep units take other rules); ``b`` is accepted for symmetry and never changes the
+        count.  This default, for an activation that states no count, is the rough price of a
+        closed form: ``m (k_max + 1) (10 + cost(sigma))``.  Cost O(m) at most.
+        """
+        return float(m) * (k_max + 1) * (10.0 + float(self.flops))
+
+    def hermite_coefficients_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """FLOPs of :meth:`hermite_coefficients`: :meth:`derivative_means_flops` plus ``2 m (k_max + 1)``
+        (the powers ``r^k`` and the products).  The one price every caller charges for coefficients."""
+        return self.derivative_means_flops(k_max, m, r, b) + 2.0 * m * (k_max + 1)
+
     def hermite_coefficients(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         """``gamma_k = E[sigma(rZ+b) He_k(Z)] = r^k E[sigma^(k)(rZ+b)]``, shape (m, k_max + 1)."""
         k_max = self.check_degree(k_max)

@@ -9,6 +9,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from shinnet.activations.base import Activation, as_unit_arrays
+from shinnet.activations.flops import TRANSCENDENTAL_FLOPS as _T
+from shinnet.activations.flops import closed_form_flops
 from shinnet.hermite import hermite_he
 
 __all__ = ["ReLU", "Polynomial", "gaussian_raw_moments"]
@@ -31,6 +33,11 @@ class ReLU(Activation):
 
     def value(self, z: Any) -> Any:
         return z * (z > 0)
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Closed form: ``m (2 T + 7 + (T + 6) (k_max + 1))`` -- alpha, phi (exp), Phi, the k = 0
+        mean once per unit; per order the He recurrence (3), ``r^-(k-1)`` (pow) and 3 products."""
+        return closed_form_flops(k_max, m, 2.0 * _T + 7.0, _T + 6.0)
 
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         r, b = as_unit_arrays(r, b)
@@ -99,6 +106,14 @@ class Polynomial(Activation):
         for coef in self.coefficients[-2::-1]:
             acc = acc * z + float(coef)
         return acc
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Closed form, per unit: the raw moments (``n // 2 + 1`` terms of ``2 T + 5`` for each
+        n <= p: two pows, the products and the sum) and ``3 (p - k + 1)`` per order k <= min(k_max, p)."""
+        p = int(self.polynomial_degree or 0)
+        moments = sum((n // 2 + 1) * (2.0 * _T + 5.0) for n in range(p + 1))
+        means = sum(3.0 * (p - k + 1) for k in range(min(int(k_max), p) + 1))
+        return closed_form_flops(k_max, m, moments + means, 0.0)
 
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         r, b = as_unit_arrays(r, b)

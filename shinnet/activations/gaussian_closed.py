@@ -20,6 +20,8 @@ from scipy.special import ndtr
 
 from shinnet.activations import backend_ops as ops
 from shinnet.activations.base import Activation, as_unit_arrays
+from shinnet.activations.flops import TRANSCENDENTAL_FLOPS as _T
+from shinnet.activations.flops import closed_form_flops
 from shinnet.hermite import hermite_he
 
 __all__ = ["Erf", "GELU", "normal_pdf_derivative_means"]
@@ -57,6 +59,11 @@ class Erf(Activation):
     def value(self, z: Any) -> Any:
         return ops.erf(z)
 
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Closed form: ``m (3 T + 6 + (T + 7) (k_max + 1))`` (sqrt, erf, exp once per unit; per
+        order the He recurrence, ``s^-j`` (pow) and the products)."""
+        return closed_form_flops(k_max, m, 3.0 * _T + 6.0, _T + 7.0)
+
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         if k_max < 0:
             raise ValueError(f"k_max must be >= 0, got {k_max}")
@@ -88,6 +95,11 @@ class GELU(Activation):
 
     def value(self, z: Any) -> Any:
         return z * (0.5 * ops.erfc(z * _MINUS_INV_SQRT2))
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Closed form: ``m (3 T + 8 + (T + 12) (k_max + 1))`` (sqrt, Phi, exp once per unit; per
+        order the He recurrence, ``s^-j`` (pow) and the Stein combination)."""
+        return closed_form_flops(k_max, m, 3.0 * _T + 8.0, _T + 12.0)
 
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         if k_max < 0:

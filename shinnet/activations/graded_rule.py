@@ -14,13 +14,28 @@ from math import ceil, log2
 
 import numpy as np
 
-__all__ = ["transition_rule"]
+__all__ = ["transition_rule", "transition_rule_nodes"]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _HALF_WIDTH = 16.0
 _UNIFORM = 0.5
 _FINEST = 0.25
 _NODES = 20
+
+
+def _levels(r_max: float) -> int:
+    """Geometric edges on each side of ``z0`` for a call whose steepest unit has norm ``r_max``."""
+    return 2 + int(ceil(log2(max(2.0 * r_max / _FINEST, 2.0))))
+
+
+def transition_rule_nodes(r_max: float, x_window: float = 0.0) -> int:
+    """Nodes per unit of :func:`transition_rule` for a call whose largest norm is ``r_max``:
+    ``20 (2 L + 65 + n_x)`` with ``L = 2 + ceil(log2(8 r_max))`` (geometric edges per side),
+    65 uniform edges and ``n_x = 2 floor(x_window) + 1`` window edges (0 without a window);
+    zero-width panels are evaluated too.  Cost O(1)."""
+    n_uniform = np.arange(-_HALF_WIDTH, _HALF_WIDTH + 0.5 * _UNIFORM, _UNIFORM).size
+    n_window = 2 * int(np.floor(x_window)) + 1 if x_window > 0 else 0
+    return _NODES * (2 * _levels(float(r_max)) + n_uniform + n_window)
 
 
 def transition_rule(r: np.ndarray, b: np.ndarray, x_window: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +47,7 @@ def transition_rule(r: np.ndarray, b: np.ndarray, x_window: float = 0.0) -> tupl
     away from ``x = 0``).  Zero-width panels (clipped edges) get zero weight.  Cost
     O(m n log n), n as in the module docstring (+ 20 per window edge).
     """
-    levels = 2 + int(ceil(log2(max(2.0 * float(np.max(r)) / _FINEST, 2.0))))
+    levels = _levels(float(np.max(r)))
     z0 = np.clip(-b / r, -_HALF_WIDTH, _HALF_WIDTH)
     geo = _FINEST * 2.0 ** np.arange(levels)
     steps = geo[None, :] / r[:, None]

@@ -36,7 +36,8 @@ from typing import Any, Callable
 import numpy as np
 
 from shinnet.activations.base import Activation
-from shinnet.activations.graded_rule import transition_rule
+from shinnet.activations.flops import count_norms, graded_node_flops, hermite_node_flops, unit_flops
+from shinnet.activations.graded_rule import transition_rule, transition_rule_nodes
 from shinnet.hermite import hermite_he
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "derivative_route",
     "hermite_route",
     "most_accurate",
+    "hermite_route_flops",
     "EstimatedActivation",
 ]
 
@@ -180,13 +182,35 @@ def _steep_hermite_sums(
     panels of width 1 in ``x`` on ``[-40, 40]``), for units steeper than :data:`STEEP_R`."""
     gamma = np.empty((r.size, k_max + 1))
     size = np.empty_like(gamma)
-    for sl in unit_chunks(r.size, 6000 * (k_max + 3)):
+    for sl in _steep_chunks(r.size, k_max):
         zz, ww = transition_rule(r[sl], b[sl], x_window=STEEP_X_WINDOW)
         sig = value(r[sl, None] * zz + b[sl, None]) * ww
         he = hermite_he(k_max, zz)
         gamma[sl] = np.einsum("un,unk->uk", sig, he)
         size[sl] = np.einsum("un,unk->uk", np.abs(sig), np.abs(he))
     return gamma, size
+
+
+def _steep_chunks(m: int, k_max: int) -> list[slice]:
+    """The unit chunks of :func:`_steep_hermite_sums` (each chunk gets its own graded rule)."""
+    return unit_chunks(m, 6000 * (k_max + 3))
+
+
+def hermite_route_flops(cost: float, k_max: int, r: np.ndarray) -> float:
+    """FLOPs :func:`hermite_route` spends for an integrand of ``cost`` on the units of norms ``r``
+    (:mod:`shinnet.activations.flops`): 2,400 nodes of :func:`hermite_node_flops` per unit with
+    ``r <=`` :data:`STEEP_R`; for steeper units, per chunk of :func:`_steep_hermite_sums`,
+    :func:`transition_rule_nodes` (x window 40) nodes of :func:`graded_node_flops`; plus
+    :func:`unit_flops` per unit.  Cost O(m)."""
+    n_shared = normal_rule()[0].size
+    steep = r[r > STEEP_R]
+    total = float(r.size - steep.size) * n_shared * hermite_node_flops(cost, k_max)
+    per_node = graded_node_flops(cost, k_max)
+    for sl in _steep_chunks(steep.size, k_max):
+        if sl.stop > sl.start:
+            nodes = transition_rule_nodes(float(np.max(steep[sl])), STEEP_X_WINDOW)
+            total += float(sl.stop - sl.start) * nodes * per_node
+    return total + r.size * unit_flops(k_max)
 
 
 def most_accurate(*candidates: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -217,3 +241,8 @@ class EstimatedActivation(Activation):
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         k_max = self.check_degree(k_max)
         return self.gaussian_derivative_means_with_error(k_max, r, b)[0]
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """The Hermite route on every unit (:func:`hermite_route_flops` with ``cost(sigma)``);
+        subclasses with more routes add theirs.  ``b`` never changes the count."""
+        return hermite_route_flops(float(self.flops), int(k_max), count_norms(m, r))

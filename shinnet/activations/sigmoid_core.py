@@ -31,16 +31,23 @@ from math import factorial
 import numpy as np
 
 from shinnet.activations.base import as_unit_arrays
+from shinnet.activations.flops import (
+    TRANSCENDENTAL_FLOPS,
+    fourier_node_flops,
+    taylor_node_flops,
+    unit_flops,
+)
 from shinnet.activations.quadrature import (
     EPS,
     composite_legendre_rule,
     derivative_route,
     hermite_route,
+    hermite_route_flops,
     most_accurate,
     normal_rule,
     unit_chunks,
 )
-from shinnet.activations.transition import by_norm
+from shinnet.activations.transition import by_norm, by_norm_flops
 
 #: relative error estimate below which the derivative route is not tried
 _GOOD_ENOUGH = 1e-13
@@ -53,7 +60,17 @@ _DERIVATIVE_ROUTE_MAX_R = 1.25
 #: integrand grows like e^(1.25 m z) into the tail and GH-100 errs by 1e-3 at k = 26.)
 _DERIVATIVE_ROUTE_PANELS = (30, 20)
 
-__all__ = ["sigmoid_numpy", "sigmoid_taylor", "sigmoid_fourier_route", "sigmoid_derivative_means"]
+#: FLOPs charged for one :func:`sigmoid_numpy` (exp, abs, add, divide, select)
+SIGMOID_FLOPS = TRANSCENDENTAL_FLOPS + 4.0
+
+__all__ = [
+    "SIGMOID_FLOPS",
+    "sigmoid_numpy",
+    "sigmoid_taylor",
+    "sigmoid_fourier_route",
+    "sigmoid_derivative_means",
+    "sigmoid_means_flops",
+]
 
 
 def sigmoid_numpy(x: np.ndarray) -> np.ndarray:
@@ -184,3 +201,23 @@ def _gentle_sigmoid_means(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.
         derivative = derivative_route(sigmoid_taylor, k_max, r[sel], b[sel], rule=rule)
         means[sel], errors[sel] = most_accurate((means[sel], errors[sel]), derivative)
     return means, errors
+
+
+def sigmoid_means_flops(k_max: int, r: np.ndarray) -> float:
+    """FLOPs :func:`sigmoid_derivative_means` ``(k_max, r, b)`` spends (:mod:`shinnet.activations.flops`):
+    the split route for ``r > 10`` (:func:`shinnet.activations.transition.split_flops`); below, the
+    Hermite route (:func:`hermite_route_flops` with :data:`SIGMOID_FLOPS`), the Fourier route for
+    ``k_max >= 1`` (1,600 nodes of :func:`fourier_node_flops` per unit) and the derivative route
+    (600 nodes of :func:`taylor_node_flops`) on every unit with ``r <= 1.25``, whether or not the
+    error test runs it there.  Independent of b.  Cost O(m)."""
+    return by_norm_flops("sigmoid", int(k_max), np.asarray(r, dtype=np.float64), _gentle_sigmoid_flops)
+
+
+def _gentle_sigmoid_flops(k_max: int, r: np.ndarray) -> float:
+    """FLOPs of :func:`_gentle_sigmoid_means` (see :func:`sigmoid_means_flops`)."""
+    total = hermite_route_flops(SIGMOID_FLOPS, k_max, r)
+    if k_max >= 1:
+        total += r.size * (_omega_rule()[0].size * fourier_node_flops(k_max) + unit_flops(k_max))
+    eligible = int(np.count_nonzero(r <= _DERIVATIVE_ROUTE_MAX_R))
+    nodes = normal_rule(15.0, *_DERIVATIVE_ROUTE_PANELS)[0].size
+    return total + eligible * (nodes * taylor_node_flops(k_max) + unit_flops(k_max))

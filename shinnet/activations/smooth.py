@@ -16,7 +16,8 @@ cannot resolve the transition of width ``1/r`` (issue 10).  Degrees above 24 are
 (``max_accurate_degree``).
 
 FLOP counts use the convention that one transcendental function (exp, log, tanh, erf) costs
-:data:`TRANSCENDENTAL_FLOPS`.
+:data:`TRANSCENDENTAL_FLOPS`; ``derivative_means_flops`` counts the quadrature nodes each route
+runs (:mod:`shinnet.activations.flops`).
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ import numpy as np
 
 from shinnet.activations import backend_ops as ops
 from shinnet.activations.base import as_unit_arrays
-from shinnet.activations.quadrature import EPS, EstimatedActivation, hermite_route, most_accurate
-from shinnet.activations.sigmoid_core import sigmoid_derivative_means
-from shinnet.activations.transition import by_norm
+from shinnet.activations.flops import TRANSCENDENTAL_FLOPS, count_norms, unit_flops
+from shinnet.activations.quadrature import EPS, EstimatedActivation, hermite_route, hermite_route_flops, most_accurate
+from shinnet.activations.sigmoid_core import SIGMOID_FLOPS, sigmoid_derivative_means, sigmoid_means_flops
+from shinnet.activations.transition import by_norm, by_norm_flops
 
 __all__ = ["TRANSCENDENTAL_FLOPS", "Sigmoid", "Tanh", "SiLU", "Softplus"]
-
-#: FLOPs charged for one exp / log / tanh / erf evaluation (a convention; MATH.md section 7)
-TRANSCENDENTAL_FLOPS = 10.0
 
 _ACCURACY = (
     "quadrature: for r <= {split:g} the most accurate of derivative / Hermite / Fourier routes "
@@ -52,7 +51,7 @@ class Sigmoid(EstimatedActivation):
     """The logistic sigmoid ``s(z) = 1 / (1 + e^-z)``; derivative means ``M_k(r, b)``."""
 
     name = "sigmoid"
-    flops = TRANSCENDENTAL_FLOPS + 4.0
+    flops = SIGMOID_FLOPS
     accuracy = _ACCURACY.format(split=10.0, asym="step", range="0 <= r <= 10, |b| <= 10")
 
     def value(self, z: Any) -> Any:
@@ -60,6 +59,10 @@ class Sigmoid(EstimatedActivation):
 
     def gaussian_derivative_means_with_error(self, k_max: int, r: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
         return sigmoid_derivative_means(self.check_degree(k_max), r, b)
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """:func:`shinnet.activations.sigmoid_core.sigmoid_means_flops` (b never changes it)."""
+        return sigmoid_means_flops(int(k_max), count_norms(m, r))
 
 
 class Tanh(EstimatedActivation):
@@ -76,6 +79,12 @@ class Tanh(EstimatedActivation):
         k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
         return by_norm("tanh", k_max, r, b, self._gentle)
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Split route for ``r > 5``, else the sigmoid's count at ``2 r`` plus the rescaling
+        (:func:`unit_flops`).  b never changes it."""
+        return by_norm_flops("tanh", int(k_max), count_norms(m, r),
+                             lambda k, rr: sigmoid_means_flops(k, 2.0 * rr) + rr.size * unit_flops(k))
 
     @staticmethod
     def _gentle(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +111,15 @@ class Softplus(EstimatedActivation):
         r, b = as_unit_arrays(r, b)
         return by_norm("softplus", k_max, r, b, self._gentle)
 
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Split route for ``r > 10``, else the Hermite route at k = 0 and the sigmoid's count at
+        ``k_max - 1``.  b never changes it."""
+        return by_norm_flops("softplus", int(k_max), count_norms(m, r), self._gentle_flops)
+
+    def _gentle_flops(self, k_max: int, r: np.ndarray) -> float:
+        total = hermite_route_flops(float(self.flops), 0, r)
+        return total + (sigmoid_means_flops(k_max - 1, r) if k_max >= 1 else 0.0)
+
     @staticmethod
     def _gentle(k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean0, err0 = hermite_route(ops.softplus, 0, r, b)
@@ -125,6 +143,15 @@ class SiLU(EstimatedActivation):
         k_max = self.check_degree(k_max)
         r, b = as_unit_arrays(r, b)
         return by_norm("silu", k_max, r, b, self._gentle)
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Split route for ``r > 5``, else the sigmoid's count at ``k_max + 1``, the direct Hermite
+        route at k = 0 and the Stein combination (:func:`unit_flops`).  b never changes it."""
+        return by_norm_flops("silu", int(k_max), count_norms(m, r), self._gentle_flops)
+
+    def _gentle_flops(self, k_max: int, r: np.ndarray) -> float:
+        return (sigmoid_means_flops(k_max + 1, r) + hermite_route_flops(float(self.flops), 0, r)
+                + r.size * unit_flops(k_max))
 
     def _gentle(self, k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, e = sigmoid_derivative_means(k_max + 1, r, b)

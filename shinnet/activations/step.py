@@ -17,6 +17,8 @@ from scipy.special import erf, ndtr
 
 from shinnet.activations import backend_ops as ops
 from shinnet.activations.base import Activation, as_unit_arrays
+from shinnet.activations.flops import TRANSCENDENTAL_FLOPS as _T
+from shinnet.activations.flops import closed_form_flops
 from shinnet.hermite import hermite_he
 
 __all__ = ["Heaviside", "Sign"]
@@ -76,6 +78,11 @@ class Heaviside(Activation):
             return np.where(r > 0, ndtr(b / np.where(r > 0, r, 1.0)), 0.5 * (np.sign(b) + 1.0))
 
     _scale = 1.0
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """Closed form: ``m (2 T + 4 + (T + 9) (k_max + 1))`` (Phi or erf and log r once per unit;
+        per order the He recurrence, the exponent and its exp, the products)."""
+        return closed_form_flops(k_max, m, 2.0 * _T + 4.0, _T + 9.0)
 
     def gaussian_derivative_means(self, k_max: int, r: Any, b: Any) -> np.ndarray:
         if k_max < 0:

@@ -35,7 +35,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import erf, ndtr
 
-from shinnet.activations.graded_rule import transition_rule
+from shinnet.activations.flops import TRANSCENDENTAL_FLOPS, graded_node_flops, unit_flops
+from shinnet.activations.graded_rule import transition_rule, transition_rule_nodes
 from shinnet.activations.power_closed import relu_truncated_moments
 from shinnet.activations.quadrature import EPS, unit_chunks
 from shinnet.hermite import hermite_he
@@ -46,6 +47,8 @@ __all__ = [
     "split_hermite",
     "split_derivative_means",
     "by_norm",
+    "split_flops",
+    "by_norm_flops",
 ]
 
 #: above this norm (in the activation's own units) the split route is used
@@ -72,6 +75,14 @@ def _remainder_silu(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
     return -np.abs(x) * e / (1.0 + e)
 
+
+#: FLOPs charged for one evaluation of each remainder g (exp / log1p count TRANSCENDENTAL_FLOPS)
+_REMAINDER_FLOPS = {
+    "sigmoid": TRANSCENDENTAL_FLOPS + 5.0,
+    "tanh": TRANSCENDENTAL_FLOPS + 6.0,
+    "softplus": 2.0 * TRANSCENDENTAL_FLOPS + 2.0,
+    "silu": TRANSCENDENTAL_FLOPS + 6.0,
+}
 
 #: name -> (asymptote, remainder g = sigma - asymptote)
 _SPLITS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
@@ -134,8 +145,7 @@ def split_hermite(name: str, k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[
     """
     kind, remainder = _SPLITS[name]
     gamma, size = asymptote_hermite(kind, k_max, r, b)
-    chunk_n = 20 * (64 + 2 * (3 + int(ceil(log2(max(8.0 * float(np.max(r)), 2.0))))))
-    for sl in unit_chunks(r.size, chunk_n * (k_max + 3)):
+    for sl in _split_chunks(r, k_max):
         z, w = transition_rule(r[sl], b[sl])
         g = remainder(r[sl, None] * z + b[sl, None]) * w
         he = hermite_he(k_max, z)  # (u, n, K+1)
@@ -143,6 +153,38 @@ def split_hermite(name: str, k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[
         size[sl] += np.einsum("un,unk->uk", np.abs(g), np.abs(he))
     ks = np.arange(k_max + 1)
     return gamma, (ks[None, :] + 4.0) * EPS * size
+
+
+def _split_chunks(r: np.ndarray, k_max: int) -> list[slice]:
+    """The unit chunks of :func:`split_hermite` (each chunk gets its own graded rule)."""
+    if r.size == 0:
+        return []
+    chunk_n = 20 * (64 + 2 * (3 + int(ceil(log2(max(8.0 * float(np.max(r)), 2.0))))))
+    return unit_chunks(r.size, chunk_n * (k_max + 3))
+
+
+def split_flops(name: str, k_max: int, r: np.ndarray) -> float:
+    """FLOPs :func:`split_derivative_means` spends on the units of norms ``r``
+    (:mod:`shinnet.activations.flops`): per chunk of :func:`split_hermite`,
+    :func:`transition_rule_nodes` nodes per unit of :func:`graded_node_flops` (integrand: the
+    remainder g), plus per unit the asymptote's closed form (``2 T + 6 (k_max + 1)``) and
+    :func:`unit_flops`.  Cost O(m)."""
+    per_node = graded_node_flops(_REMAINDER_FLOPS[name], k_max)
+    total = r.size * (2.0 * TRANSCENDENTAL_FLOPS + 6.0 * (k_max + 1) + unit_flops(k_max))
+    for sl in _split_chunks(r, k_max):
+        if sl.stop > sl.start:
+            total += float(sl.stop - sl.start) * transition_rule_nodes(float(np.max(r[sl]))) * per_node
+    return total
+
+
+def by_norm_flops(name: str, k_max: int, r: np.ndarray, gentle: Callable[[int, np.ndarray], float]) -> float:
+    """FLOPs of :func:`by_norm`: :func:`split_flops` on the units with ``r > SPLIT_MIN_R[name]``,
+    ``gentle(k_max, r)`` (the count of the fixed-rule routes) on the rest.  Cost O(m)."""
+    steep = r > SPLIT_MIN_R[name]
+    total = split_flops(name, k_max, r[steep]) if np.any(steep) else 0.0
+    if not np.all(steep):
+        total += gentle(k_max, r[~steep])
+    return total
 
 
 def split_derivative_means(name: str, k_max: int, r: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,12 +16,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from shinnet.activations.base import as_unit_arrays
+from shinnet.activations.flops import count_norms, unit_flops
 from shinnet.activations.quadrature import (
     EPS,
     EstimatedActivation,
     derivative_route,
     hermite_route,
+    hermite_route_flops,
     most_accurate,
+    normal_rule,
 )
 
 __all__ = ["CallableActivation", "from_callable"]
@@ -102,6 +105,19 @@ class CallableActivation(EstimatedActivation):
                 "derivatives argument for k >= 1, and fn must be finite on [b - 15 r, b + 15 r])"
             )
         return means, errors
+
+    def derivative_means_flops(self, k_max: int, m: int, r: Any = None, b: Any = None) -> float:
+        """:func:`hermite_route_flops` with ``cost(sigma)``, plus, when derivatives are supplied up to
+        order ``k_d = min(k_max, len(derivatives))``, the derivative route on 2,400 nodes per unit:
+        ``2 + (k_d + 1) (cost + 9)`` per node (each supplied derivative charged ``cost(sigma)``)
+        and :func:`unit_flops` per unit.  ``b`` never changes the count."""
+        r = count_norms(m, r)
+        total = hermite_route_flops(float(self.flops), int(k_max), r)
+        if self._derivatives:
+            k_d = min(int(k_max), len(self._derivatives))
+            per_node = 2.0 + (k_d + 1) * (float(self.flops) + 9.0)
+            total += r.size * (normal_rule()[0].size * per_node + unit_flops(k_d))
+        return total
 
 
 def from_callable(

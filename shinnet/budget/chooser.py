@@ -115,7 +115,8 @@ class Run:
 
     def label(self) -> str:
         t = {"degree": "K=", "resummed": "E="}.get(self.price.expansion, "nodes<=")
-        r = f"r={getattr(self.price, 'r', '')}, " if self.price.expansion == "conditioned" else ""
+        cond = self.price.expansion == "conditioned"
+        r = f"r={getattr(self.price, 'r', '')}, K={self.price.n_terms}, " if cond else ""
         return f"{self.price.expansion}({r}N={self.price.order}, {t}{self.price.truncation})"
 
 
@@ -338,8 +339,10 @@ def estimate_within_budget(mlp: Any, budget_flops: float, *, expansion: str = "a
         if len(seen) > STALL and min(r.budget_total for r in seen[-STALL:]) >= min(r.budget_total
                                                                               for r in seen[:-STALL]):
             closed[name] = f"stopped improving ({STALL} rungs in a row without a smaller error budget)"
-        if name == "conditioned" and (why := cond.closes(est)):
-            closed[name] = why
+        if name == "conditioned":  # converged below its cap: on to the next inner (order, K), or close
+            pos[name], why = cond.advance(est, ladders[name], pos[name])
+            if why:
+                closed[name] = why
     best = min(range(len(runs)), key=lambda i: (runs[i].score, -i))  # ties: the later, more thorough run
     choice = BudgetChoice(budget, tuple(runs), best, tuple(p for p in prices.values() if isinstance(p, Price)),
                           planning, spent, stop, dict(closed), caps)

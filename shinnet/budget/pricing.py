@@ -11,7 +11,8 @@ degree expansion ``(N, K)`` (:func:`shinnet.contract.engine.run_engine`)
     (:func:`shinnet.contract.representations.plan_diagram` with the engine's context, in the engine's
     order, so the representation choices and the amortised materialisation charges agree);
     setup: the Gram matrix ``U U^T`` (``2 m^2 d``) plus ``m^2 (p - 1)`` per Hadamard power p, when
-    a ``gram`` network uses them; advice: the shin tensors (``3 m d + m (K+1) (11 + cost(sigma))``)
+    a ``gram`` network uses them; advice: the shin tensors (:func:`shinnet.tensors.shin.shin_build_flops`:
+    ``3 m d + m (K+1)`` plus the activation's ``hermite_coefficients_flops``)
     plus ``2 m d^k`` per dense tensor of degree k a plan reads.
 resummed expansion ``(N, E)`` (:func:`shinnet.contract.resummed.resummed_cumulants`)
     contractions: per class, the hidden-unit plan or the quotient plans not evaluated before, as
@@ -41,6 +42,7 @@ from shinnet.contract.representations import PlanContext, lookup_representation,
 from shinnet.contract.resummed_plan import ResummedPlanner
 from shinnet.enumerate import moebius_table, resummed_diagrams
 from shinnet.tensors.cumulant_vertices import cumulant_vertices_flops
+from shinnet.tensors.shin import shin_build_flops as tensors_shin_build_flops
 
 __all__ = ["Price", "price", "price_degree", "price_resummed", "plan_degree", "shin_build_flops",
            "power_shin_build_flops", "lambda_star_flops", "predicted_flops"]
@@ -80,9 +82,10 @@ class Price:
 
 
 def shin_build_flops(mlp: Any, max_degree: int) -> float:
-    """``ShinTensors.build_flops`` of ``shinnet.shin_tensors(mlp, max_degree)`` (see its docstring)."""
-    m, d, K = int(mlp.m), int(mlp.d), int(max_degree)
-    return 3.0 * m * d + m * (K + 1) * (10.0 + float(mlp.hidden.flops)) + m * (K + 1)
+    """``ShinTensors.build_flops`` of ``shinnet.shin_tensors(mlp, max_degree)``: the same function
+    (:func:`shinnet.tensors.shin.shin_build_flops`; the activation's coefficients are charged by its
+    ``hermite_coefficients_flops``, which depends on the row norms for quadrature activations)."""
+    return tensors_shin_build_flops(mlp, max_degree)
 
 
 def power_shin_build_flops(mlp: Any, max_power: int, max_degree: int) -> float:

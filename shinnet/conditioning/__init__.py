@@ -52,7 +52,7 @@ rtol=1e-11, max_nodes=None, node_batch=512, **estimate_kwargs) -> Estimate``
     weights); :class:`shinnet.preflight.RequestTooLarge` with the cost above ``max_flops``.
 """
 
-from shinnet.conditioning.conditioned import (AUTO_MAX_RANK, default_max_nodes, deterministic_kinks,
+from shinnet.conditioning.conditioned import (AUTO_MAX_RANK, FirstMeshWarning, default_max_nodes, deterministic_kinks,
                                               estimate_conditioned, preflight_conditioned)
 from shinnet.conditioning.directions import ActiveDirections, active_directions, choose_rank
 from shinnet.conditioning.inner import InnerEstimator
@@ -74,6 +74,7 @@ __all__ = [
     "estimate_conditioned",
     "deterministic_kinks",
     "AUTO_MAX_RANK",
+    "FirstMeshWarning",
     "default_max_nodes",
     "preflight_conditioned",
     "assess_conditioned",

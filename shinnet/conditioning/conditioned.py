@@ -38,7 +38,11 @@ from shinnet.preflight import RequestTooLarge, check_request, price_request
 from shinnet.reliability import UnreliableEstimateWarning
 from shinnet.result import Estimate
 
-__all__ = ["estimate_conditioned", "deterministic_kinks", "default_max_nodes", "preflight_conditioned"]
+__all__ = ["estimate_conditioned", "deterministic_kinks", "default_max_nodes", "preflight_conditioned", "FirstMeshWarning"]
+
+
+class FirstMeshWarning(UserWarning):
+    """``max_nodes`` was below the outer rule's first mesh, which is always evaluated."""
 
 #: hidden activations with no kink (no breakpoints needed for the outer rule)
 _SMOOTH = frozenset({"erf", "gelu", "identity", "linear", "logistic", "quadratic", "sigmoid", "silu", "softplus",
@@ -125,13 +129,15 @@ def preflight_conditioned(mlp: TwoLayerMLP, r: int, order: int, max_degree: int,
 
     Predicted cost = the active directions (``4 m^2 (d + K) + 2 m d^2``) + ``max_nodes`` x (the
     per-node inner contractions priced by :func:`shinnet.preflight.price_request` with the nodes
-    as its batch + the vertex weights ``(K + 1) m`` activation calls).  A lower estimate, like the
+    as its batch + the vertex weights, ``hidden.hermite_coefficients_flops(K, m, |w_j|)`` per node: the
+    activation's quadrature or closed form, docs/activations.md, at the unprojected norms).  A lower estimate, like the
     plain pre-flight: the refinement may stop well before ``max_nodes``.  Returns the predicted
     FLOPs.  Cost: well under a second for any input.
     """
     m, d = mlp.m, mlp.d
     dirs = 4.0 * m * m * (d + max_degree) + 2.0 * m * d * d
-    weights = float(max_nodes) * (max_degree + 1) * m * max(1.0, float(mlp.hidden.flops))
+    norms = np.linalg.norm(np.asarray(mlp.W, dtype=np.float64), axis=1)  # r'_j <= |w_j|: not known yet
+    weights = float(max_nodes) * float(mlp.hidden.hermite_coefficients_flops(max_degree, m, norms))
     limit = defaults.DEFAULT_MAX_FLOPS if max_flops is None else float(max_flops)
     what = f"conditioning on r = {r} directions with up to max_nodes = {max_nodes} nodes"
     inner = price_request(order, max_degree, d=d, m=m, representation=representation, batch=max(1, int(max_nodes)))
@@ -192,6 +198,9 @@ def estimate_conditioned(
     max_nodes : int, optional
         Most inner evaluations (default 10^6 for the exact case, 2 * 10^4 * r otherwise); when hit,
         ``details["condition"]["converged"]`` is False and the quadrature error says how far off.
+        It caps the refinement: the first mesh (15 nodes per piece; 60^(r-1) outer nodes for
+        r >= 2, so at least 3,600 at r = 2) is always evaluated; a run that had to pass
+        ``max_nodes`` for it warns and records ``details["condition"]["max_nodes_passed"]``.
     node_batch : int
         Nodes contracted in one batch (halved automatically when a contraction would not fit).
     variance : {"resummed", "degree"}
@@ -322,15 +331,22 @@ def estimate_conditioned(
         "directions_flops": dir_flops,
         "node_flags": None if inner is None else inner.flags.summary(),
         "predicted_flops": predicted,
+        "max_nodes": max_nodes,
+        "max_nodes_passed": max_nodes is not None and res.nodes > int(max_nodes),
     }
+    if info["max_nodes_passed"]:
+        warnings.warn(f"max_nodes={int(max_nodes)} is below the first mesh of the outer rule at r = {r}: "
+                      f"{res.nodes} nodes were evaluated (the first mesh is always evaluated; raise max_nodes "
+                      f"or lower condition)", FirstMeshWarning, stacklevel=2)
     reasons = assess_conditioned(r=r, converged=res.converged, quadrature_error=res.error, nodes=res.nodes,
                                  node_flags=None if inner is None else inner.flags, directions=ad,
                                  value=res.value, budget=res.error + res.inner_budget, order=order)
     if inner is not None and order == 2 and K <= 2 and inner.flags.exact < inner.flags.nodes:
-        # Gaussian inner with kappa_2 exact (resummed variance) and nothing to truncate: every node's
-        # budget is 0, while f_y's kappa_3 and beyond are not in it (measured: error 4.7e-5, budget 4e-13)
-        reasons.append("the Gaussian inner at max_degree <= 2 has an empty budget: f_y's non-Gaussianity (kappa_3 "
-                       "and beyond) is not in it; use max_degree >= 4 or order >= 3 for an error signal")
+        # Gaussian inner at K <= 2: no degree truncation signal, only the first-order kappa_3 term
+        # (measured before it: error 4.7e-5, budget 4e-13; with it, trained max net d = 8, m = 48,
+        # psi = tanh: error 1.75e-3, budget 5.7e-4: the cross-unit degree-3, 4 part of kappa_2 is unseen)
+        reasons.append("the Gaussian inner at max_degree <= 2 has no degree truncation signal: its budget is only "
+                       "the first-order kappa_3 term; use max_degree >= 4 or order >= 3 for an error signal")
     if reasons:
         warnings.warn(f"conditioned estimate {res.value:.6g} is not reliable: its error budget "
                       f"{res.error + res.inner_budget:.3g} does not bound the error ({'; '.join(reasons)}).",

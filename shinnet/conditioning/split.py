@@ -20,7 +20,8 @@ import numpy as np
 
 from shinnet.model import TwoLayerMLP
 
-__all__ = ["ConditionalSplit", "conditional_split", "conditional_mlp", "conditional_weights", "INSIDE_TOL"]
+__all__ = ["ConditionalSplit", "conditional_split", "conditional_mlp", "conditional_weights", "conditional_weights_flops",
+           "INSIDE_TOL"]
 
 #: a unit is inside span V when |w'_j| <= INSIDE_TOL * |w_j| (rounding of the projection)
 INSIDE_TOL = 1e-10
@@ -151,8 +152,9 @@ def conditional_weights(split: ConditionalSplit, nodes: Any, max_degree: int) ->
     c : ndarray (B,)
         The output bias ``c`` for every node (inside units are in ``lam[:, 0]``).
     flops : float
-        ``2 B m r`` (biases) plus ``B m (K+1) (11 + cost(sigma))`` (coefficients, the same rough
-        per-coefficient price as :func:`shinnet.shin_tensors`).
+        ``2 B m r`` (biases) + ``hidden.hermite_coefficients_flops`` of the ``B m_live`` live units at
+        their norms ``r'_j`` (the price :func:`shinnet.shin_tensors` charges, docs/activations.md) +
+        ``cost(sigma)`` per inside unit and node + ``B m (K+1)`` (the products with ``a_j``).
     """
     mlp = split.mlp
     y = _nodes(nodes, split.r)
@@ -168,5 +170,18 @@ def conditional_weights(split: ConditionalSplit, nodes: Any, max_degree: int) ->
     if np.any(split.inside):
         values = np.asarray(mlp.hidden.value(bias[:, split.inside]), dtype=np.float64)
         out[:, 0, split.inside] = values * mlp.a[split.inside]
-    flops = 2.0 * B * m * split.r + B * m * (K + 1) * (11.0 + float(mlp.hidden.flops))
-    return out, np.full(B, float(mlp.c)), flops
+    return out, np.full(B, float(mlp.c)), conditional_weights_flops(split, B, K)
+
+
+def conditional_weights_flops(split: ConditionalSplit, n_nodes: int, max_degree: int) -> float:
+    """The FLOPs :func:`conditional_weights` charges for ``n_nodes`` nodes (so a planner can price it
+    before the nodes exist: the count depends on the projected norms ``r'_j``, not on the nodes):
+    ``2 B m r`` (biases) + ``hidden.hermite_coefficients_flops(K, B m_live, r'_live)`` (docs/activations.md)
+    + ``cost(sigma)`` per inside unit and node + ``B m (K+1)`` (the products with ``a_j``).  Cost O(B m)."""
+    mlp, B, K = split.mlp, int(n_nodes), int(max_degree)
+    m = int(mlp.m)
+    live = ~split.inside
+    n_live = int(live.sum())
+    r_live = np.tile(split.r_perp[live], B)
+    coefficients = float(mlp.hidden.hermite_coefficients_flops(K, B * n_live, r_live)) if n_live and B else 0.0
+    return 2.0 * B * m * split.r + coefficients + B * (m - n_live) * float(mlp.hidden.flops) + B * m * (K + 1)

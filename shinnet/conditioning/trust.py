@@ -29,8 +29,9 @@ plus the node-weighted inner budgets.  It is an error bar only while
 
 4. **the summed budget is small**: quadrature + inner above ``max_relative_budget`` (of
    :data:`shinnet.defaults.RELIABILITY`) times ``max(|value|, sqrt(mean kappa_2(f_y)))``.
-5. **Gaussian inner with structure left out**: ``order = 2`` computes no ``kappa_3`` of ``f_y``, so
-   its budget has no term for the remainder's non-Gaussianity; flagged when span V leaves more
+5. **Gaussian inner with structure left out**: ``order = 2`` keeps the Gaussian value, and its
+   budget sees the remainder's non-Gaussianity only through the first-order ``kappa_3`` term
+   (degree 2, shinnet/conditioning/inner.py; the measurements below predate it); flagged when span V leaves more
    than ``max_gaussian_leftover`` (10%) of the degree >= 2 energy out.  Measured (d = 16, m = 512,
    docs/benchmarks.md): the ``teacher`` net at r = 1 (13.2% left out) was off by 8.3e-3 / 2.6e-4 /
    2.0e-3 (psi = relu / sigmoid / tanh) with budgets 8.8e-4 / 6.2e-5 / 5.1e-4; the nets with
@@ -62,7 +63,7 @@ CONDITIONING_RELIABILITY = {
     "min_excluded_concentration": 0.25,
     # left-out degree >= 2 energy over the mean conditional variance from which it matters
     "min_leftover_variance": 0.25,
-    # Gaussian inner (order 2): most left-out share of the degree >= 2 energy (it has no kappa_3 signal)
+    # Gaussian inner (order 2): most left-out share of the degree >= 2 energy (its kappa_3 term is first order)
     "max_gaussian_leftover": 0.1,
 }
 
@@ -203,7 +204,8 @@ def assess_conditioned(
                        f"max(|value|, sqrt(mean kappa_2(f_y))) = {size:.3g}")
     if (order == 2 and directions is not None and node_flags is not None and node_flags.exact < node_flags.nodes
             and 1.0 - float(directions.energy_share) > th["max_gaussian_leftover"]):
-        reasons.append(f"the Gaussian inner (order 2) has no term for f_y's non-Gaussianity, and span V leaves "
+        reasons.append(f"the Gaussian inner (order 2) sees f_y's non-Gaussianity only through a first-order "
+                       f"kappa_3 term, and span V leaves "
                        f"{1.0 - float(directions.energy_share):.1%} of the degree >= 2 energy out "
                        f"(> {th['max_gaussian_leftover']:.0%}); use order >= 3 or more directions")
     return reasons

@@ -12,12 +12,13 @@ raised to the needed Hadamard powers in place and consumed at once (memory O(til
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from math import comb, sqrt
+from math import comb, isfinite, sqrt
 from typing import Callable, Iterator, Mapping
 
 import numpy as np
+
+from shinnet.memory import available_memory
 
 __all__ = [
     "OpNormResult",
@@ -73,18 +74,10 @@ class OpNormResult:
 
 
 def available_memory_bytes() -> int:
-    """Memory the OS reports as available now (``MemAvailable``), or 4 GiB if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 4 * 2**30
+    """Bytes this process may still allocate (:func:`shinnet.memory.available_memory`: the least of
+    RLIMIT_AS headroom, cgroup headroom and ``MemAvailable``), or 4 GiB if none can be read."""
+    budget = available_memory()
+    return int(budget.bytes) if isfinite(budget.bytes) else 4 * 2**30
 
 
 def default_tile(m: int) -> int:

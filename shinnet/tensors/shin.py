@@ -23,7 +23,7 @@ from shinnet.kernels.checks import check_fits, readonly_float_array, validate_ad
 from shinnet.kernels.norms import OpNormResult
 from shinnet.kernels.op_norm_choice import OP_NORM_METHODS, choose_op_norm_method, factored_op_norm
 
-__all__ = ["ShinTensors", "shin_tensors"]
+__all__ = ["ShinTensors", "shin_tensors", "shin_build_flops"]
 
 #: dense tensors this small are cheap enough to build for inner products / op norms
 _SMALL_DENSE_BYTES = 16 * 2**20
@@ -343,8 +343,9 @@ def shin_tensors(mlp: Any, max_degree: int) -> ShinTensors:
     the constant unit ``a_j sigma(b_j)``: it goes into ``lam[0, j]`` (hence into ``mean()``),
     ``lam[k >= 1, j] = 0``, and its U row is ``e_1`` (any unit vector would do; its weight is 0).
 
-    ``build_flops`` counts 2md (norms) + md (normalising) + m(K+1)(10 + cost(sigma)) (activation
-    coefficients, a rough constant per coefficient) + m(K+1) (the products ``a_j gamma_jk``).
+    ``build_flops`` is :func:`shin_build_flops`: 2md (norms) + md (normalising) + the activation's
+    ``hermite_coefficients_flops(K, m, r)`` (what its quadrature or closed form runs,
+    docs/activations.md) + ``cost(sigma)`` per constant unit + m(K+1) (the products ``a_j gamma_jk``).
     """
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or max_degree < 0:
         raise ValueError(f"max_degree must be an integer >= 0, got {max_degree!r}")
@@ -363,5 +364,15 @@ def shin_tensors(mlp: Any, max_degree: int) -> ShinTensors:
     if np.any(zero):
         lam[0, zero] = a[zero] * np.asarray(mlp.hidden.value(b[zero]), dtype=np.float64)
         lam[1:, zero] = 0.0
-    flops = 3.0 * m * d + m * (K + 1) * (10.0 + float(mlp.hidden.flops)) + m * (K + 1)
-    return ShinTensors(lam=lam, U=U, c=float(mlp.c), build_flops=flops)
+    return ShinTensors(lam=lam, U=U, c=float(mlp.c), build_flops=shin_build_flops(mlp, K, r))
+
+
+def shin_build_flops(mlp: Any, max_degree: int, r: Any = None) -> float:
+    """``ShinTensors.build_flops`` of :func:`shin_tensors` ``(mlp, max_degree)``, also the budget's
+    price (:func:`shinnet.budget.pricing.shin_build_flops`): ``3 m d + hidden.hermite_coefficients_flops(K,
+    m, r) + cost(sigma) (#r_j = 0) + m (K + 1)``.  ``r``: the row norms when the caller has them
+    (else ``|w_j|`` is computed, O(m d))."""
+    m, d, K = int(mlp.m), int(mlp.d), int(max_degree)
+    r = np.linalg.norm(np.asarray(mlp.W, dtype=np.float64), axis=1) if r is None else np.asarray(r, dtype=np.float64)
+    constants = float(np.count_nonzero(r == 0.0)) * float(mlp.hidden.flops)
+    return 3.0 * m * d + float(mlp.hidden.hermite_coefficients_flops(K, m, r)) + constants + m * (K + 1)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import shinnet
 from shinnet.contract.bounds import NormTable, best_bound
@@ -82,6 +82,7 @@ def test_budget_covers_true_dropped_sum(net, tol, mode):
 
 @SETTINGS
 @given(nets, st.sampled_from([1e-3, 1e-1]), st.sampled_from(["absolute", "relative"]))
+@example(net=(5, 8, "tanh", 0), tol=1e-3, mode="absolute")  # kept diagram planned in another representation
 def test_off_is_todays_path_and_on_keeps_values(net, tol, mode):
     objects = _objects(*net)
     today = _run(objects, tol=tol, tol_mode=mode)
@@ -95,8 +96,13 @@ def test_off_is_todays_path_and_on_keeps_values(net, tol, mode):
     ref = _by_key(today)
     full = _by_key(_run(objects))
     for r in on.diagrams:
-        if not r.pruned:  # a kept diagram's value is its own, bitwise
-            assert np.array_equal(r.value, full[(r.order, r.diagram.key)].value)
+        if not r.pruned:  # a kept diagram's value is its own (to rounding: pruning changes how often a
+            # vertex tensor is used, so the chooser may contract the same diagram in another representation)
+            other = full[(r.order, r.diagram.key)]
+            if r.representation == other.representation:
+                assert np.array_equal(r.value, other.value)
+            else:
+                np.testing.assert_allclose(r.value, other.value, rtol=1e-12, atol=1e-15)
         if mode == "absolute":  # the pruned set is today's (only the charges may be looser)
             assert r.pruned == ref[(r.order, r.diagram.key)].pruned
             assert float(r.budget) >= float(ref[(r.order, r.diagram.key)].budget) * (1 - 1e-12)

@@ -75,7 +75,7 @@ def test_shin_tensors_factors_weights_as_unit_rows_and_hermite_coefficients():
     assert (S.max_degree, S.d, S.m, S.has_factored) == (5, 4, 7, True)
     np.testing.assert_array_equal(S.weights(3), S.lam[3])
     assert S.degree_of(4) == 4
-    assert S.build_flops == 3 * 7 * 4 + 7 * 6 * (10 + mlp.hidden.flops) + 7 * 6
+    assert S.build_flops == 3 * 7 * 4 + mlp.hidden.hermite_coefficients_flops(5, 7, r) + 7 * 6
 
 
 def test_zero_weight_row_becomes_constant_folded_into_mean():
