@@ -6,6 +6,7 @@ import numpy as np
 
 from shinnet import activations
 from shinnet.activations import Activation
+from shinnet.model import TwoLayerMLP
 
 
 class Sine(Activation):
@@ -34,3 +35,16 @@ def set_partitions(items):
         yield [[first]] + part
         for i in range(len(part)):
             yield part[:i] + [[first] + part[i]] + part[i + 1 :]
+
+
+def one_direction_mlp(d: int, m: int, seed: int, noise: float = 0.05) -> TwoLayerMLP:
+    """Rows ``w_j = s_j v + noise g_j``: f is (nearly) a function of ``v . x`` (share of M's energy
+    ~0.999); relu hidden units, sigmoid output.  Shared by the budget tests."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    s = rng.choice([-1.0, 1.0], m) * rng.uniform(0.5, 1.5, m)
+    W = s[:, None] * v[None, :] + noise * rng.standard_normal((m, d))
+    b = rng.uniform(-1.0, 1.0, m)
+    a = (rng.standard_normal(m) + 0.6 * (s > 0)) / np.sqrt(m)
+    return TwoLayerMLP(W=W, b=b, a=a, c=-0.2, hidden="relu", output="sigmoid")

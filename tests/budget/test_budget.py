@@ -21,6 +21,7 @@ from shinnet import zoo
 from shinnet.budget import BudgetError, BudgetWarning, estimate_within_budget
 from shinnet.budget.pricing import price
 from shinnet.contract import PathCache
+from reference import one_direction_mlp
 
 #: short ladders: the walk's logic on tiny models in well under a second per budget
 SHORT = {"degree": [(3, 3), (3, 4), (4, 4)], "resummed": [(3, 2), (3, 3), (4, 3), (4, 4)]}
@@ -271,19 +272,7 @@ def test_old_planner_names_still_import():
 
 
 # ---------------------------------------------------------------------------- conditioned candidates
-def _one_direction(d: int, m: int, seed: int, noise: float = 0.05) -> shinnet.TwoLayerMLP:
-    """Rows ``w_j = s_j v + noise g_j``: f is (nearly) a function of ``v . x`` (share of M's energy ~0.999)."""
-    rng = np.random.default_rng(seed)
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    s = rng.choice([-1.0, 1.0], m) * rng.uniform(0.5, 1.5, m)
-    W = s[:, None] * v[None, :] + noise * rng.standard_normal((m, d))
-    b = rng.uniform(-1.0, 1.0, m)
-    a = (rng.standard_normal(m) + 0.6 * (s > 0)) / np.sqrt(m)
-    return shinnet.TwoLayerMLP(W=W, b=b, a=a, c=-0.2, hidden="relu", output="sigmoid")
-
-
-ONE_DIRECTION = _one_direction(6, 32, 1)
+ONE_DIRECTION = one_direction_mlp(6, 32, 1)
 
 
 def test_conditioned_price_bounds_what_the_capped_run_spends():

@@ -21,21 +21,10 @@ from shinnet.budget.pricing import plan_degree
 from shinnet.conditioning import conditional_split
 from shinnet.conditioning.split import conditional_weights
 from shinnet.contract import PathCache
+from reference import one_direction_mlp
 
 
-def _one_direction(d: int, m: int, seed: int, noise: float = 0.05) -> shinnet.TwoLayerMLP:
-    """Rows ``w_j = s_j v + noise g_j`` (as tests/budget/test_budget.py): f nearly a function of ``v . x``."""
-    rng = np.random.default_rng(seed)
-    v = rng.standard_normal(d)
-    v /= np.linalg.norm(v)
-    s = rng.choice([-1.0, 1.0], m) * rng.uniform(0.5, 1.5, m)
-    W = s[:, None] * v[None, :] + noise * rng.standard_normal((m, d))
-    b = rng.uniform(-1.0, 1.0, m)
-    a = (rng.standard_normal(m) + 0.6 * (s > 0)) / np.sqrt(m)
-    return shinnet.TwoLayerMLP(W=W, b=b, a=a, c=-0.2, hidden="relu", output="sigmoid")
-
-
-ONE_DIRECTION = _one_direction(6, 32, 1)
+ONE_DIRECTION = one_direction_mlp(6, 32, 1)
 
 
 def _quiet(fn, *args, **kwargs):
