@@ -48,3 +48,14 @@ def one_direction_mlp(d: int, m: int, seed: int, noise: float = 0.05) -> TwoLaye
     b = rng.uniform(-1.0, 1.0, m)
     a = (rng.standard_normal(m) + 0.6 * (s > 0)) / np.sqrt(m)
     return TwoLayerMLP(W=W, b=b, a=a, c=-0.2, hidden="relu", output="sigmoid")
+
+
+def check_walk_accounting(est, budget: float) -> None:
+    """A budgeted estimate's accounting: at most twice the budget, the total is the runs' spends plus
+    planning, and no run spent more than its price (shared by the budget tests)."""
+    choice = est.details["budget_choice"]
+    assert est.flops_with_advice <= 2.0 * budget
+    assert abs(est.flops_with_advice - (sum(r.spent for r in choice.runs) + choice.planning_flops)) \
+        <= 1e-12 * abs(est.flops_with_advice)
+    for run in choice.runs:
+        assert run.spent <= run.price.total * (1 + 1e-12)

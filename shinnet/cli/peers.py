@@ -3,10 +3,10 @@
 Peers (MATH.md sections 7 and 10), each given ``n = FLOPs / mlp.flops_per_sample()`` samples:
 plain Monte Carlo; randomized QMC (scrambled Sobol, ``method="sobol"``); RQMC with control
 variates on ``f - kappa_1`` and ``(f - kappa_1)^2 - kappa_2`` (``control_variates=True``); and the
-hybrid estimator (``shinnet.hybrid.hybrid``: shinnet's kappa_3, kappa_4 plus RQMC on the residual).  A peer the installed ``shinnet.sampling`` does
-not offer yet is left out, and a peer that refuses the sample count (e.g. too few points for
-its scramblings) is listed with its reason: nothing is silently dropped.  Sobol gets the
-largest power of two of points whose cost (points, inverse CDF, scrambling) fits.  Each peer reports its own FLOPs, which exceed the
+hybrid estimator (``shinnet.hybrid.hybrid``: shinnet's kappa_3, kappa_4 plus RQMC on the residual).
+A peer that refuses the sample count (e.g. too few points for its scramblings) is listed with its
+reason: nothing is silently dropped.  Sobol gets the largest power of two of points whose cost
+(points, inverse CDF, scrambling) fits.  Each peer reports its own FLOPs, which exceed the
 target when a peer has a fixed cost (the control variates' exact ``kappa_2``); the command
 prints that ratio.
 Cost: the peers' own sampling, ``n * flops_per_sample`` each.
@@ -42,23 +42,20 @@ def _accepts(func: Callable[..., Any], *names: str) -> bool:
 
 
 def available_methods() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
-    """label -> (function, extra keyword arguments) for the peers this installation offers."""
+    """label -> (function, extra keyword arguments) for every peer (MATH.md section 10)."""
     mc = sampling.monte_carlo
-    table: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {"Monte Carlo": (mc, {})}
-    if _accepts(mc, "method"):
-        table["RQMC (scrambled Sobol)"] = (mc, {"method": "sobol"})
-        if _accepts(mc, "control_variates"):
-            table["RQMC + control variates"] = (mc, {"method": "sobol", "control_variates": True})
-    elif _accepts(mc, "control_variates"):
-        table["Monte Carlo + control variates"] = (mc, {"control_variates": True})
-    table[HYBRID] = (hybrid_estimate, {})
-    return table
+    return {
+        "Monte Carlo": (mc, {}),
+        "RQMC (scrambled Sobol)": (mc, {"method": "sobol"}),
+        "RQMC + control variates": (mc, {"method": "sobol", "control_variates": True}),
+        HYBRID: (hybrid_estimate, {}),
+    }
 
 
 def _hybrid_options(func: Callable[..., Any], est: Any) -> dict[str, Any]:
     """Reuse the estimate's cumulants in the hybrid (degree D = highest of 3, 4 it computed), charging
     their FLOPs; without an estimate, D = 2 (exact moments only)."""
-    if est is None or not _accepts(func, "degree", "kappa", "kappa_flops", "method"):
+    if est is None:
         return {}
     degree = max([2] + [n for n in (3, 4) if n in est.kappa])
     if degree == 2:
@@ -85,13 +82,9 @@ def _n_samples(mlp: Any, flops: float, func: Callable[..., Any], extra: dict[str
 
 def _call(func: Callable[..., Any], mlp: Any, flops: float, seed: int, extra: dict[str, Any],
           common: dict[str, Any]) -> Any:
-    """Call a peer with its sample count, or with ``budget_flops`` when that is what it takes."""
+    """Call a peer with the sample count ``flops`` buys (options in ``common`` it does not take are left out)."""
     kwargs = {k: v for k, v in common.items() if _accepts(func, k)}
-    if _accepts(func, "n_samples"):
-        return func(mlp, n_samples=_n_samples(mlp, flops, func, extra), seed=seed, **extra, **kwargs)
-    if _accepts(func, "budget_flops"):
-        return func(mlp, budget_flops=flops, seed=seed, **extra, **kwargs)
-    raise TypeError(f"{getattr(func, '__name__', func)} takes neither n_samples nor budget_flops")
+    return func(mlp, n_samples=_n_samples(mlp, flops, func, extra), seed=seed, **extra, **kwargs)
 
 
 def race_peers(mlp: Any, flops: float, seed: int, common: dict[str, Any] | None = None,
@@ -114,17 +107,12 @@ REFERENCE_METHODS = ("auto", *_REFERENCE_NAMES)
 
 
 def reference_label(method: str = "auto") -> str:
-    """The sampler ``method`` names (``auto``: RQMC + control variates when this installation offers
-    it, else RQMC, else plain Monte Carlo); ``ValueError`` when it is not offered."""
-    table = available_methods()
+    """The sampler ``method`` names (``auto``: RQMC + control variates); ``ValueError`` when unknown."""
     if method == "auto":
-        return next((k for k in (_REFERENCE_NAMES["rqmc-cv"], _REFERENCE_NAMES["rqmc"]) if k in table), "Monte Carlo")
+        return _REFERENCE_NAMES["rqmc-cv"]
     if method not in _REFERENCE_NAMES:
         raise ValueError(f"unknown reference method {method!r}; known: {', '.join(REFERENCE_METHODS)}")
-    label = _REFERENCE_NAMES[method]
-    if label not in table:
-        raise ValueError(f"--reference-method {method}: this shinnet.sampling does not offer {label} yet")
-    return label
+    return _REFERENCE_NAMES[method]
 
 
 def reference(mlp: Any, n_samples: int, seed: int, method: str = "auto",

@@ -30,7 +30,7 @@ from shinnet.contract.diagnostics import ConvergenceWarning
 from shinnet.contract.options import ContractOptions
 from shinnet.contract.result import CumulantResult
 from shinnet.expansions.degree import preflight_degree, run_degree
-from shinnet.expansions.resummed import RESUMMED_FORMS, preflight_resummed, run_resummed
+from shinnet.expansions.resummed import preflight_resummed, resummed_forms, run_resummed
 from shinnet.model import TwoLayerMLP
 
 __all__ = ["run_auto", "choose_expansion", "settling", "preflight_auto"]
@@ -68,8 +68,9 @@ def choose_expansion(model: Any, order: int, options: ContractOptions, *, max_de
     if not isinstance(model, TwoLayerMLP):
         return run_resummed(model, order, options, **kw)
     rep = options.representation
-    resummed_opts = options.replace(representation=rep if rep in RESUMMED_FORMS else "auto", warn=False)
-    degree_opts = options.replace(representation="auto" if rep in RESUMMED_FORMS else rep)
+    resummed = rep in resummed_forms()
+    resummed_opts = options.replace(representation=rep if resummed else "auto", warn=False)
+    degree_opts = options.replace(representation="auto" if resummed else rep)
     q = model.hidden.polynomial_degree
     if q is not None and max_degree >= q:
         res = run_degree(model, order, degree_opts, **kw)

@@ -24,16 +24,20 @@ from shinnet.model import TwoLayerMLP
 from shinnet.preflight import check_request
 from shinnet.tensors.blocks import BlockVertices
 
-__all__ = ["RESUMMED_FORMS", "run_resummed", "run_resummed_batch", "preflight_resummed", "check_resummed_request"]
+__all__ = ["resummed_forms", "run_resummed", "run_resummed_batch", "preflight_resummed", "check_resummed_request"]
 
-RESUMMED_FORMS = representation_names("resummed", auto=True)  # ("auto", "hidden", "dspace")
+
+def resummed_forms() -> tuple[str, ...]:
+    """The representations the resummed expansion takes now: "auto" and the registered ones
+    (built in: "hidden", "dspace"); read from the registry at call time, so a registration counts."""
+    return representation_names("resummed", auto=True)
 
 
 def check_resummed_request(order: Any, max_edges: Any, options: ContractOptions, diagrams: Any) -> None:
     """What the resummed expansion refuses, before any work: no ``max_edges``, a non-integer
     order or cosine order, ``contract_mode`` other than "tree", ``diagrams=`` (its classes come
     from :func:`shinnet.enumerate.resummed_diagrams`), a representation other than
-    :data:`RESUMMED_FORMS`.  O(1)."""
+    :func:`resummed_forms`.  O(1)."""
     if max_edges is None:
         raise ValueError("expansion='resummed' needs max_edges (the cosine order E_max)")
     if options.contract_mode != "tree":
@@ -41,8 +45,9 @@ def check_resummed_request(order: Any, max_edges: Any, options: ContractOptions,
     if diagrams is not None:
         raise ValueError("diagrams= is for the degree expansion; the resummed classes come from "
                          "shinnet.enumerate.resummed_diagrams")
-    if options.representation not in RESUMMED_FORMS:
-        raise ValueError(f"the resummed expansion's representation is one of {RESUMMED_FORMS}, "
+    forms = resummed_forms()
+    if options.representation not in forms:
+        raise ValueError(f"the resummed expansion's representation is one of {forms}, "
                          f"got {options.representation!r}")
     for name, value in (("order", order), ("max_edges", max_edges)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:

@@ -38,7 +38,6 @@ from typing import Mapping
 
 import numpy as np
 from numpy.polynomial import polynomial as npoly
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from shinnet.hermite import hermite_he
@@ -176,6 +175,8 @@ def saddlepoint(kappa: Mapping[int, float], t: float, order: int | None = None) 
             hi *= 2.0
         else:  # pragma: no cover - K' is an unbounded increasing polynomial here
             raise NoSaddlepointError(f"could not bracket the saddlepoint for t = {t}")
+    from scipy.optimize import brentq  # lazy: scipy.optimize adds ~0.2 s to `import shinnet`
+
     tau = brentq(h, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     grid = np.linspace(0.0, tau, 257)
     if np.any(npoly.polyval(grid, c2) <= 0.0):
